@@ -1,0 +1,129 @@
+"""Exceptions raised by the Sync provider.
+
+Two families:
+
+* :class:`SyncValidationError` -- the user's parameters are wrong. Raised before any HTTP
+  request is made (at DAG parse time for literal values, at the start of ``execute`` for
+  templated ones). Airflow does not retry it: the same input would fail again.
+* :class:`RunwareError` and subclasses -- Runware (or the network) answered with a problem.
+  They carry Runware's ``code``, ``message``, ``parameter`` and ``task_uuid`` so a user can
+  look the job up later. None of them ever contains the API key.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from airflow.sdk.exceptions import AirflowException, AirflowFailException
+
+
+class SyncValidationError(ValueError, AirflowFailException):
+    """Parameters for a Sync model are invalid; nothing was sent to Runware.
+
+    :param problems: one human-readable line per problem, each naming the field.
+    """
+
+    def __init__(self, problems: list[str] | str) -> None:
+        self.problems: list[str] = [problems] if isinstance(problems, str) else list(problems)
+        if len(self.problems) == 1:
+            text = f"Invalid Sync parameters: {self.problems[0]}"
+        else:
+            text = "Invalid Sync parameters:\n" + "\n".join(f"  - {p}" for p in self.problems)
+        super().__init__(text)
+
+
+class RunwareError(AirflowException):
+    """An error reported by Runware, or a failure to reach it.
+
+    :param message: Runware's message (or a description of the transport failure).
+    :param code: Runware's short error code, e.g. ``invalidApiKey``.
+    :param parameter: the request parameter Runware blamed, when it said.
+    :param task_uuid: the task the error is about, when known.
+    :param task_type: the task type the error is about, when known.
+    :param status_code: the HTTP status of the answer, when there was one.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        parameter: str | None = None,
+        task_uuid: str | None = None,
+        task_type: str | None = None,
+        status_code: int | None = None,
+        allowed_values: list[Any] | None = None,
+    ) -> None:
+        self.message = message
+        self.code = code
+        self.parameter = parameter
+        self.task_uuid = task_uuid
+        self.task_type = task_type
+        self.http_status = status_code
+        self.allowed_values = allowed_values
+        super().__init__(self._describe())
+
+    def _describe(self) -> str:
+        head = f"Runware error {self.code}: {self.message}" if self.code else f"Runware error: {self.message}"
+        details = []
+        if self.parameter:
+            details.append(f"parameter={self.parameter}")
+        if self.allowed_values:
+            details.append("allowed values: " + ", ".join(map(str, self.allowed_values)))
+        if self.task_uuid:
+            details.append(f"taskUUID={self.task_uuid}")
+        if self.http_status:
+            details.append(f"HTTP {self.http_status}")
+        return f"{head} ({'; '.join(details)})" if details else head
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-able form, used in trigger events."""
+        return {
+            "code": self.code,
+            "message": self.message,
+            "parameter": self.parameter,
+            "task_uuid": self.task_uuid,
+            "task_type": self.task_type,
+            "status_code": self.http_status,
+        }
+
+
+class RunwareTransientError(RunwareError):
+    """A fault worth retrying: rate limiting, a 5xx, a dropped connection, a garbled answer.
+
+    :param retry_after: seconds the server asked us to wait, when it said.
+    """
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: Any) -> None:
+        self.retry_after = retry_after
+        super().__init__(message, **kwargs)
+
+
+class RunwareAPIError(RunwareError, AirflowFailException):
+    """Runware rejected the request itself (invalid parameter, unknown model ...).
+
+    Retrying the same request cannot succeed, so Airflow fails the task without retries.
+    """
+
+
+class RunwareAuthError(RunwareAPIError):
+    """The API key is missing, wrong or revoked."""
+
+
+class RunwareInsufficientCreditsError(RunwareAPIError):
+    """The Runware account has not enough credit for the job."""
+
+
+class RunwareJobError(RunwareError):
+    """A submitted job ended in error on Runware's side.
+
+    Airflow may retry this one: a retry submits a fresh job under a new deterministic
+    task UUID (see ``docs/idempotency.md``).
+    """
+
+
+class RunwareTimeoutError(RunwareError):
+    """The job did not finish before the operator's ``timeout``.
+
+    The job may still finish at Runware: the message names the task UUID to look it up.
+    """

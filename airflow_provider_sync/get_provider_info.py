@@ -1,0 +1,65 @@
+"""Provider metadata read by Airflow's ``ProvidersManager`` (``apache_airflow_provider`` entry point)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from airflow_provider_sync import __version__
+
+
+def get_provider_info() -> dict[str, Any]:
+    """Describe the package: its connection type, hook, operators and trigger."""
+    return {
+        "package-name": "airflow-provider-sync",
+        "name": "Sync (via Runware)",
+        "description": "Lip-sync and performance re-animation with Sync's models through Runware's API.",
+        "versions": [__version__],
+        "connection-types": [
+            {
+                "connection-type": "runware",
+                "hook-class-name": "airflow_provider_sync.hooks.runware.RunwareHook",
+                "hook-name": "Runware",
+                "ui-field-behaviour": {
+                    "hidden-fields": ["schema", "login", "port", "extra"],
+                    "relabeling": {"password": "API key", "host": "Base URL"},
+                    "placeholders": {
+                        "password": "Runware API key",
+                        "host": "https://api.runware.ai/v1",
+                        "timeout": "60",
+                    },
+                },
+                "conn-fields": {
+                    "timeout": {
+                        "label": "Request timeout (seconds)",
+                        "description": "Seconds to wait for one HTTP answer from Runware (default 60).",
+                        "schema": {"type": ["number", "null"], "minimum": 1},
+                    },
+                },
+            }
+        ],
+        "hooks": [
+            {
+                "integration-name": "Runware",
+                "python-modules": ["airflow_provider_sync.hooks.runware"],
+            }
+        ],
+        "operators": [
+            {
+                "integration-name": "Runware",
+                "python-modules": ["airflow_provider_sync.operators.sync"],
+            }
+        ],
+        "triggers": [
+            {
+                "integration-name": "Runware",
+                "python-modules": ["airflow_provider_sync.triggers.runware"],
+            }
+        ],
+        "integrations": [
+            {
+                "integration-name": "Runware",
+                "external-doc-url": "https://runware.ai/docs",
+                "tags": ["service"],
+            }
+        ],
+    }

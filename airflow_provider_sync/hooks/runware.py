@@ -1,0 +1,367 @@
+"""``RunwareHook``: the Airflow connection to Runware and the HTTP calls made through it."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Iterable
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+import httpx
+from airflow.sdk import BaseHook, Connection
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    Retrying,
+    retry_if_exception_type,
+    stop_after_attempt,
+    wait_exponential_jitter,
+)
+
+from airflow_provider_sync import __version__
+from airflow_provider_sync.exceptions import RunwareAPIError, RunwareError, RunwareTransientError
+from airflow_provider_sync.protocol import RunwareResponse, TaskState, ack_for, parse_body, task_state
+
+DEFAULT_BASE_URL = "https://api.runware.ai/v1"
+DEFAULT_TIMEOUT = 60.0
+DEFAULT_MAX_ATTEMPTS = 5
+DEFAULT_RETRY_MIN_WAIT = 1.0
+DEFAULT_RETRY_MAX_WAIT = 30.0
+# Runware accepts many tasks per request; beyond this, one slow answer delays too many jobs.
+MAX_TASKS_PER_REQUEST = 100
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+def _float(value: Any, default: float) -> float:
+    try:
+        return float(value) if value not in (None, "") else default
+    except (TypeError, ValueError):
+        return default
+
+
+class _WaitBackoffOrRetryAfter:
+    """Exponential backoff with jitter, but never shorter than the server's ``Retry-After``."""
+
+    def __init__(self, initial: float, maximum: float) -> None:
+        self._backoff = wait_exponential_jitter(initial=initial, max=maximum, jitter=initial)
+        self._maximum = maximum
+
+    def __call__(self, retry_state: RetryCallState) -> float:
+        wait = self._backoff(retry_state)
+        exc = retry_state.outcome.exception() if retry_state.outcome else None
+        retry_after = getattr(exc, "retry_after", None)
+        if retry_after is not None:
+            wait = max(wait, min(float(retry_after), self._maximum * 4))
+        return float(wait)
+
+
+class RunwareHook(BaseHook):
+    """Talks to Runware's task API with the credentials of an Airflow connection.
+
+    The connection's **password** is the API key; its **host** is the base URL (a full URL
+    such as ``http://127.0.0.1:8765/v1``, or a bare host name, in which case ``https`` and
+    the schema field -- default ``v1`` -- are used). Optional extras: ``timeout`` (seconds
+    per request), ``max_attempts``, ``retry_min_wait``, ``retry_max_wait``.
+
+    One pooled :class:`httpx.Client` and one :class:`httpx.AsyncClient` are created lazily and
+    reused for every call on this hook. Transient faults (network errors, HTTP 429 honouring
+    ``Retry-After``, 5xx, garbled answers) are retried with exponential backoff and jitter;
+    authentication and validation errors are not.
+
+    :param runware_conn_id: the Airflow connection to use.
+    :param timeout: per-request timeout in seconds, overriding the connection's.
+    :param max_attempts: attempts per call for transient faults, overriding the connection's.
+    """
+
+    conn_name_attr = "runware_conn_id"
+    default_conn_name = "runware_default"
+    conn_type = "runware"
+    hook_name = "Runware"
+
+    def __init__(
+        self,
+        runware_conn_id: str = default_conn_name,
+        *,
+        timeout: float | None = None,
+        max_attempts: int | None = None,
+    ) -> None:
+        super().__init__()
+        self.runware_conn_id = runware_conn_id
+        self._timeout_override = timeout
+        self._max_attempts_override = max_attempts
+        self._client: httpx.Client | None = None
+        self._async_client: httpx.AsyncClient | None = None
+        self._settings: _ConnectionSettings | None = None
+
+    # ---------------------------------------------------------------- connection form
+
+    @classmethod
+    def get_ui_field_behaviour(cls) -> dict[str, Any]:
+        """Labels and placeholders for the ``runware`` connection form."""
+        return {
+            "hidden_fields": ["schema", "login", "port", "extra"],
+            "relabeling": {"password": "API key", "host": "Base URL"},
+            "placeholders": {
+                "password": "Runware API key",
+                "host": DEFAULT_BASE_URL,
+                "timeout": str(DEFAULT_TIMEOUT),
+            },
+        }
+
+    # ---------------------------------------------------------------- settings
+
+    def _settings_from(self, conn: Connection) -> _ConnectionSettings:
+        if not conn.password:
+            raise RunwareAPIError(
+                f"connection {self.runware_conn_id!r} has no API key: set its password field",
+                code="missingApiKey",
+            )
+        from airflow.sdk.log import mask_secret
+
+        mask_secret(conn.password)
+        extra = _extras(conn.extra_dejson or {})
+        return _ConnectionSettings(
+            api_key=conn.password,
+            base_url=_base_url(conn.host, conn.port, conn.schema, extra.get("base_url")),
+            timeout=self._timeout_override or _float(extra.get("timeout"), DEFAULT_TIMEOUT),
+            max_attempts=self._max_attempts_override
+            or int(_float(extra.get("max_attempts"), DEFAULT_MAX_ATTEMPTS)),
+            retry_min_wait=_float(extra.get("retry_min_wait"), DEFAULT_RETRY_MIN_WAIT),
+            retry_max_wait=_float(extra.get("retry_max_wait"), DEFAULT_RETRY_MAX_WAIT),
+        )
+
+    @property
+    def settings(self) -> _ConnectionSettings:
+        """Resolved connection settings (reads the connection once, synchronously)."""
+        if self._settings is None:
+            self._settings = self._settings_from(self.get_connection(self.runware_conn_id))
+        return self._settings
+
+    async def asettings(self) -> _ConnectionSettings:
+        """Resolved connection settings, read without blocking the event loop."""
+        if self._settings is None:
+            self._settings = self._settings_from(await self.aget_connection(self.runware_conn_id))
+        return self._settings
+
+    @property
+    def base_url(self) -> str:
+        """The API endpoint requests are POSTed to."""
+        return self.settings.base_url
+
+    # ---------------------------------------------------------------- clients
+
+    def get_conn(self) -> httpx.Client:
+        """The pooled synchronous client (created on first use)."""
+        if self._client is None:
+            s = self.settings
+            self._client = httpx.Client(headers=s.headers(), timeout=s.httpx_timeout(), limits=_limits())
+        return self._client
+
+    async def aget_conn(self) -> httpx.AsyncClient:
+        """The pooled asynchronous client (created on first use, in the running loop)."""
+        if self._async_client is None:
+            s = await self.asettings()
+            self._async_client = httpx.AsyncClient(
+                headers=s.headers(), timeout=s.httpx_timeout(), limits=_limits()
+            )
+        return self._async_client
+
+    def close(self) -> None:
+        """Close the synchronous client."""
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+    async def aclose(self) -> None:
+        """Close the asynchronous client."""
+        if self._async_client is not None:
+            await self._async_client.aclose()
+            self._async_client = None
+
+    # ---------------------------------------------------------------- raw calls
+
+    def _retrying(self) -> Retrying:
+        s = self.settings
+        return Retrying(**_retry_kwargs(s, self.log))
+
+    def run_tasks(self, tasks: list[dict[str, Any]]) -> RunwareResponse:
+        """POST one array of tasks; retry transient faults; return the parsed answer."""
+        client = self.get_conn()
+        url = self.settings.base_url
+
+        def attempt() -> RunwareResponse:
+            try:
+                resp = client.post(url, json=tasks)
+            except httpx.TransportError as exc:
+                raise _transport_error(exc) from exc
+            return parse_body(resp.status_code, resp.content, dict(resp.headers))
+
+        return self._retrying()(attempt)
+
+    async def arun_tasks(self, tasks: list[dict[str, Any]]) -> RunwareResponse:
+        """Async :meth:`run_tasks`, for triggers: never blocks the event loop."""
+        client = await self.aget_conn()
+        s = await self.asettings()
+        async for attempt in AsyncRetrying(**_retry_kwargs(s, self.log)):
+            with attempt:
+                try:
+                    resp = await client.post(s.base_url, json=tasks)
+                except httpx.TransportError as exc:
+                    raise _transport_error(exc) from exc
+                return parse_body(resp.status_code, resp.content, dict(resp.headers))
+        raise AssertionError("unreachable: AsyncRetrying re-raises")  # pragma: no cover
+
+    # ---------------------------------------------------------------- tasks
+
+    def submit_task(self, task: dict[str, Any]) -> dict[str, Any]:
+        """Submit one task and return Runware's acknowledgement.
+
+        A ``duplicateTaskUUID`` answer (the job exists already, e.g. because an earlier
+        answer was lost) comes back as ``{"taskUUID": ..., "duplicate": True}``.
+        """
+        return ack_for(self.run_tasks([task]), task["taskUUID"])
+
+    async def asubmit_task(self, task: dict[str, Any]) -> dict[str, Any]:
+        """Async :meth:`submit_task`."""
+        return ack_for(await self.arun_tasks([task]), task["taskUUID"])
+
+    def get_task_states(self, task_uuids: Iterable[str]) -> dict[str, TaskState]:
+        """``getResponse`` for several tasks, batched; one :class:`TaskState` per UUID."""
+        out: dict[str, TaskState] = {}
+        for chunk in _chunks(list(task_uuids)):
+            response = self.run_tasks([_get_response(u) for u in chunk])
+            out.update(_states(response, chunk))
+        return out
+
+    async def aget_task_states(self, task_uuids: Iterable[str]) -> dict[str, TaskState]:
+        """Async :meth:`get_task_states`."""
+        out: dict[str, TaskState] = {}
+        for chunk in _chunks(list(task_uuids)):
+            response = await self.arun_tasks([_get_response(u) for u in chunk])
+            out.update(_states(response, chunk))
+        return out
+
+    def get_task_state(self, task_uuid: str) -> TaskState:
+        """``getResponse`` for one task."""
+        return self.get_task_states([task_uuid])[task_uuid]
+
+    async def aget_task_state(self, task_uuid: str) -> TaskState:
+        """Async :meth:`get_task_state`."""
+        return (await self.aget_task_states([task_uuid]))[task_uuid]
+
+    def test_connection(self) -> tuple[bool, str]:
+        """Check the key and the URL with one harmless ``getResponse`` for an unknown task."""
+        probe = str(uuid.UUID(int=0))
+        try:
+            state = self.get_task_state(probe)
+        except RunwareError as exc:
+            return False, str(exc)
+        except Exception as exc:  # connection form: any failure is an answer, not a crash
+            return False, f"{type(exc).__name__}: {exc}"
+        finally:
+            self.close()
+        return True, f"Connected to {self.base_url} (probe answered {state.status})"
+
+
+class _ConnectionSettings:
+    """What a hook needs from its connection; ``repr`` never shows the key."""
+
+    __slots__ = ("api_key", "base_url", "max_attempts", "retry_max_wait", "retry_min_wait", "timeout")
+
+    def __init__(
+        self,
+        *,
+        api_key: str,
+        base_url: str,
+        timeout: float,
+        max_attempts: int,
+        retry_min_wait: float,
+        retry_max_wait: float,
+    ) -> None:
+        self.api_key = api_key
+        self.base_url = base_url
+        self.timeout = timeout
+        self.max_attempts = max(1, max_attempts)
+        self.retry_min_wait = retry_min_wait
+        self.retry_max_wait = retry_max_wait
+
+    def __repr__(self) -> str:
+        return f"<RunwareSettings base_url={self.base_url!r} timeout={self.timeout}>"
+
+    def headers(self) -> dict[str, str]:
+        return {
+            "Authorization": f"Bearer {self.api_key}",
+            "User-Agent": f"airflow-provider-sync/{__version__}",
+        }
+
+    def httpx_timeout(self) -> httpx.Timeout:
+        # Connecting should be quick; reading an answer may take the whole budget.
+        return httpx.Timeout(self.timeout, connect=min(10.0, self.timeout))
+
+
+def _extras(extra: dict[str, Any]) -> dict[str, Any]:
+    # Older connection forms stored custom fields as ``extra__runware__<name>``.
+    prefix = "extra__runware__"
+    return {**{k[len(prefix) :]: v for k, v in extra.items() if k.startswith(prefix)}, **extra}
+
+
+def _base_url(host: str | None, port: int | None, schema: str | None, extra_url: Any) -> str:
+    if extra_url:
+        return str(extra_url).rstrip("/")
+    if not host:
+        return DEFAULT_BASE_URL
+    if "://" in host:
+        parts = urlsplit(host)
+        netloc = parts.netloc if (parts.port or not port) else f"{parts.netloc}:{port}"
+        path = parts.path.rstrip("/") or "/" + (schema or "v1")
+        return f"{parts.scheme}://{netloc}{path}"
+    netloc = f"{host}:{port}" if port else host
+    return f"https://{netloc}/{(schema or 'v1').strip('/')}"
+
+
+def _limits() -> httpx.Limits:
+    return httpx.Limits(max_connections=20, max_keepalive_connections=10, keepalive_expiry=30)
+
+
+def _retry_kwargs(s: _ConnectionSettings, logger: Any) -> dict[str, Any]:
+    def before_sleep(state: RetryCallState) -> None:
+        exc = state.outcome.exception() if state.outcome else None
+        wait = state.next_action.sleep if state.next_action else 0
+        logger.warning(
+            "Runware request failed (%s); retry %d/%d in %.1fs",
+            exc,
+            state.attempt_number,
+            s.max_attempts - 1,
+            wait,
+        )
+
+    return {
+        "retry": retry_if_exception_type(RunwareTransientError),
+        "wait": _WaitBackoffOrRetryAfter(s.retry_min_wait, s.retry_max_wait),
+        "stop": stop_after_attempt(s.max_attempts),
+        "reraise": True,
+        "before_sleep": before_sleep,
+    }
+
+
+def _transport_error(exc: httpx.TransportError) -> RunwareTransientError:
+    return RunwareTransientError(f"{type(exc).__name__} talking to Runware: {exc or 'no detail'}")
+
+
+def _get_response(task_uuid: str) -> dict[str, Any]:
+    return {"taskType": "getResponse", "taskUUID": task_uuid}
+
+
+def _chunks(items: list[T], size: int = MAX_TASKS_PER_REQUEST) -> Iterable[list[T]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+def _states(response: RunwareResponse, uuids: list[str]) -> dict[str, TaskState]:
+    return {u: task_state(response, u) for u in uuids}
+
+
+__all__ = ["DEFAULT_BASE_URL", "RunwareHook"]

@@ -1,0 +1,111 @@
+"""Deterministic job identity: never pay twice for one task instance.
+
+A Runware job is named by its ``taskUUID``, which we choose. We derive it from the task
+instance (dag id, run id, task id, map index), a fingerprint of the request, and a
+*generation* number. Before submitting, the operator asks Runware about generation 0, 1, ...:
+
+* unknown -> submit under this UUID (a ``duplicateTaskUUID`` answer means an earlier attempt
+  did submit it after all: re-attach);
+* processing or success -> re-attach to that job, submit nothing;
+* ended in error -> try the next generation.
+
+A retry, a worker killed right after submitting, a lost HTTP answer or a cleared task thus
+finds the job already paid for. Changing the request (another audio file, another model)
+changes the fingerprint, so a fixed-up re-run renders afresh. See ``docs/idempotency.md``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import uuid
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from airflow.sdk.exceptions import AirflowFailException
+
+from airflow_provider_sync.protocol import TaskState
+
+if TYPE_CHECKING:
+    from airflow_provider_sync.hooks.runware import RunwareHook
+
+#: Upper bound on failed generations probed; past it something is wrong with the request.
+MAX_GENERATIONS = 20
+
+log = logging.getLogger(__name__)
+
+
+def request_fingerprint(task: dict[str, Any]) -> str:
+    """A short, stable digest of a task object, ignoring its ``taskUUID``."""
+    body = {k: v for k, v in task.items() if k != "taskUUID"}
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return hashlib.sha256(canonical.encode()).hexdigest()[:32]
+
+
+@dataclass(frozen=True)
+class JobKey:
+    """Everything that identifies one paid job of one task instance."""
+
+    dag_id: str
+    run_id: str
+    task_id: str
+    map_index: int
+    fingerprint: str
+
+    def task_uuid(self, generation: int = 0) -> str:
+        """The ``taskUUID`` for this generation: a UUID v4 in form, deterministic in content.
+
+        Runware documents ``taskUUID`` as UUID v4, so the hash is shaped as one (version and
+        variant bits set) rather than sent as a v5.
+        """
+        name = "\x1f".join(
+            [self.dag_id, self.run_id, self.task_id, str(self.map_index), self.fingerprint, str(generation)]
+        )
+        digest = hashlib.sha256(f"airflow-provider-sync\x1f{name}".encode()).digest()
+        return str(uuid.UUID(bytes=digest[:16], version=4))
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """The outcome of :func:`submit_or_attach`."""
+
+    task_uuid: str
+    generation: int
+    submitted: bool
+    state: TaskState | None
+
+    @property
+    def finished(self) -> bool:
+        """True when the job we attached to has already finished."""
+        return self.state is not None and self.state.finished
+
+
+def submit_or_attach(hook: RunwareHook, task: dict[str, Any], key: JobKey, logger: Any = log) -> Attachment:
+    """Submit ``task`` under its deterministic UUID, unless that job exists already.
+
+    :raises RunwareError: when Runware refuses the submission (other than as a duplicate).
+    :raises AirflowFailException: after :data:`MAX_GENERATIONS` failed jobs.
+    """
+    for generation in range(MAX_GENERATIONS):
+        task_uuid = key.task_uuid(generation)
+        state = hook.get_task_state(task_uuid)
+        if state.status == "error":
+            logger.info(
+                "Earlier job %s for this task ended in error (%s); trying a new job",
+                task_uuid,
+                state.error.code if state.error else "unknown",
+            )
+            continue
+        if state.status in ("processing", "success"):
+            logger.info("Re-attaching to job %s submitted earlier (status: %s)", task_uuid, state.status)
+            return Attachment(task_uuid, generation, submitted=False, state=state)
+        ack = hook.submit_task({**task, "taskUUID": task_uuid})
+        if ack.get("duplicate"):
+            logger.info("Job %s was already submitted (an earlier answer was lost); re-attaching", task_uuid)
+            return Attachment(task_uuid, generation, submitted=False, state=None)
+        return Attachment(task_uuid, generation, submitted=True, state=None)
+    raise AirflowFailException(
+        f"{MAX_GENERATIONS} jobs for this task instance ended in error; not submitting another. "
+        "Change the parameters or clear the task after fixing the cause."
+    )

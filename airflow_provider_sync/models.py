@@ -1,0 +1,487 @@
+"""Request models for Sync ``videoInference`` tasks, and the table of what each model accepts.
+
+The models mirror Runware's wire format (camelCase aliases) but are populated from the
+operators' snake_case parameters. Validation here is the single gate every request passes
+before it leaves the process; its errors name both the operator parameter and the API field.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from itertools import pairwise
+from typing import Annotated, Any, Literal, get_args
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from airflow_provider_sync.exceptions import SyncValidationError
+
+SyncMode = Literal["bounce", "loop", "cut_off", "silence", "remap"]
+EditRegion = Literal["lips", "face", "head"]
+EmotionPrompt = Literal["happy", "sad", "angry", "disgusted", "surprised", "neutral"]
+OutputFormat = Literal["MP4", "WEBM", "MOV"]
+
+SYNC_MODES: tuple[str, ...] = get_args(SyncMode)
+EDIT_REGIONS: tuple[str, ...] = get_args(EditRegion)
+EMOTION_PROMPTS: tuple[str, ...] = get_args(EmotionPrompt)
+OUTPUT_FORMATS: tuple[str, ...] = get_args(OutputFormat)
+
+_COMMON_SETTINGS = frozenset(
+    {"syncMode", "temperature", "activeSpeakerDetection", "occlusionDetectionEnabled"}
+)
+
+
+@dataclass(frozen=True)
+class SyncModel:
+    """One Sync model as Runware exposes it.
+
+    :param air_id: Runware's model identifier, sent as ``model``.
+    :param short_name: the name users may write instead of ``air_id``.
+    :param settings: the ``providerSettings.sync`` keys the model accepts.
+    :param unsupported_reasons: why a known setting is refused, for error messages.
+    """
+
+    air_id: str
+    short_name: str
+    settings: frozenset[str]
+    unsupported_reasons: Mapping[str, str]
+
+
+#: Which ``providerSettings.sync`` keys each model accepts. Add new models here.
+SYNC_MODELS: dict[str, SyncModel] = {
+    m.air_id: m
+    for m in (
+        SyncModel(
+            "sync:lipsync-2@1",
+            "lipsync-2",
+            _COMMON_SETTINGS | {"segments"},
+            {"editRegion": "only react-1 accepts it", "emotionPrompt": "only react-1 accepts it"},
+        ),
+        SyncModel(
+            "sync:lipsync-2-pro@1",
+            "lipsync-2-pro",
+            _COMMON_SETTINGS | {"segments"},
+            {"editRegion": "only react-1 accepts it", "emotionPrompt": "only react-1 accepts it"},
+        ),
+        SyncModel(
+            "sync:react-1@1",
+            "react-1",
+            _COMMON_SETTINGS | {"editRegion", "emotionPrompt"},
+            {"segments": "Runware lists segments for react-1 as 'coming soon'"},
+        ),
+    )
+}
+_BY_SHORT_NAME = {m.short_name: m for m in SYNC_MODELS.values()}
+
+#: API field path -> operator parameter, so errors speak the user's language too.
+PARAMETER_NAMES: dict[str, str] = {
+    "model": "model",
+    "inputs.video": "video",
+    "inputs.audio": "audio",
+    "inputs.speech": "speech",
+    "providerSettings.sync.syncMode": "sync_mode",
+    "providerSettings.sync.temperature": "temperature",
+    "providerSettings.sync.activeSpeakerDetection": "active_speaker_detection",
+    "providerSettings.sync.occlusionDetectionEnabled": "occlusion_detection_enabled",
+    "providerSettings.sync.segments": "segments",
+    "providerSettings.sync.editRegion": "edit_region",
+    "providerSettings.sync.emotionPrompt": "emotion_prompt",
+    "outputFormat": "output_format",
+    "outputQuality": "output_quality",
+    "includeCost": "include_cost",
+    "webhookURL": "webhook_url",
+    "uploadEndpoint": "upload_endpoint",
+}
+
+
+def resolve_model(name: str, allowed: Sequence[str] | None = None) -> SyncModel:
+    """Return the model for an AIR id (``sync:lipsync-2@1``) or a short name (``lipsync-2``).
+
+    :param allowed: AIR ids the caller accepts (an operator accepts only its own models).
+    :raises SyncValidationError: for an unknown or disallowed model, listing the allowed ones.
+    """
+    key = name.strip() if isinstance(name, str) else name
+    model = SYNC_MODELS.get(key) or _BY_SHORT_NAME.get(key)
+    permitted = [SYNC_MODELS[a] for a in (allowed or SYNC_MODELS)]
+    if model is None or model not in permitted:
+        names = ", ".join(f"{m.short_name} ({m.air_id})" for m in permitted)
+        raise SyncValidationError(f"model: {name!r} is not allowed here; allowed values: {names}")
+    return model
+
+
+class _WireModel(BaseModel):
+    """Base for wire objects: camelCase on the wire, snake_case in Python, nothing unknown."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, str_strip_whitespace=True, frozen=True)
+
+
+NonEmptyStr = Annotated[str, Field(min_length=1)]
+
+
+class AudioInput(_WireModel):
+    """An audio file for the dub: ``source`` is a Runware media UUID or a URL."""
+
+    id: NonEmptyStr
+    source: NonEmptyStr
+
+
+class SpeechProvider(_WireModel):
+    """The text-to-speech voice Runware should use."""
+
+    name: NonEmptyStr
+    voice_id: NonEmptyStr = Field(alias="voiceId")
+
+
+class SpeechInput(_WireModel):
+    """Text that Runware turns into speech before lip-syncing."""
+
+    id: NonEmptyStr
+    provider: SpeechProvider
+    text: NonEmptyStr
+
+
+class Segment(_WireModel):
+    """A video time range that gets the audio (or speech) input ``ref``."""
+
+    start_time: float = Field(alias="startTime", ge=0)
+    end_time: float = Field(alias="endTime", ge=0)
+    ref: NonEmptyStr
+    audio_start_time: float | None = Field(default=None, alias="audioStartTime", ge=0)
+    audio_end_time: float | None = Field(default=None, alias="audioEndTime", ge=0)
+
+    @model_validator(mode="after")
+    def _check_times(self) -> Segment:
+        if self.end_time <= self.start_time:
+            raise ValueError(f"endTime ({self.end_time}) must be greater than startTime ({self.start_time})")
+        if (self.audio_start_time is None) != (self.audio_end_time is None):
+            raise ValueError("audioStartTime and audioEndTime must be given together, or neither")
+        if (
+            self.audio_start_time is not None
+            and self.audio_end_time is not None
+            and self.audio_end_time <= self.audio_start_time
+        ):
+            raise ValueError(
+                f"audioEndTime ({self.audio_end_time}) must be greater than "
+                f"audioStartTime ({self.audio_start_time})"
+            )
+        return self
+
+
+def _lower(value: Any) -> Any:
+    return value.strip().lower() if isinstance(value, str) else value
+
+
+class SyncSettings(_WireModel):
+    """``providerSettings.sync``: how Sync lays the audio over the video."""
+
+    sync_mode: SyncMode | None = Field(default=None, alias="syncMode")
+    temperature: float | None = Field(default=None, ge=0, le=1)
+    active_speaker_detection: bool | None = Field(default=None, alias="activeSpeakerDetection")
+    occlusion_detection_enabled: bool | None = Field(default=None, alias="occlusionDetectionEnabled")
+    segments: list[Segment] | None = None
+    edit_region: EditRegion | None = Field(default=None, alias="editRegion")
+    emotion_prompt: EmotionPrompt | None = Field(default=None, alias="emotionPrompt")
+
+    _normalise_enums = field_validator("sync_mode", "edit_region", "emotion_prompt", mode="before")(
+        lambda v: _lower(v)
+    )
+
+    @field_validator("segments")
+    @classmethod
+    def _no_overlap(cls, segments: list[Segment] | None) -> list[Segment] | None:
+        if segments:
+            ordered = sorted(enumerate(segments), key=lambda item: item[1].start_time)
+            for (i, a), (j, b) in pairwise(ordered):
+                if b.start_time < a.end_time:
+                    raise ValueError(
+                        f"segment {i} [{a.start_time}-{a.end_time} s] and segment {j} "
+                        f"[{b.start_time}-{b.end_time} s] overlap"
+                    )
+        return segments
+
+
+class VideoInputs(_WireModel):
+    """``inputs``: the video to edit and the new audio, as files and/or speech."""
+
+    video: NonEmptyStr
+    audio: list[AudioInput] | None = None
+    speech: list[SpeechInput] | None = None
+
+    @model_validator(mode="after")
+    def _check_sources(self) -> VideoInputs:
+        if not self.audio and not self.speech:
+            raise ValueError("audio / speech (inputs.audio, inputs.speech): give at least one of them")
+        ids = [i.id for i in (self.audio or [])] + [s.id for s in (self.speech or [])]
+        dupes = sorted({i for i in ids if ids.count(i) > 1})
+        if dupes:
+            raise ValueError(
+                "audio / speech (inputs.audio, inputs.speech): ids must be unique across both lists; "
+                f"repeated: {', '.join(dupes)}"
+            )
+        return self
+
+    def input_ids(self) -> list[str]:
+        """Ids of every audio and speech input, in order."""
+        return [i.id for i in (self.audio or [])] + [s.id for s in (self.speech or [])]
+
+
+class ProviderSettings(_WireModel):
+    """``providerSettings``: only the ``sync`` block is meaningful for Sync models."""
+
+    sync: SyncSettings = Field(default_factory=SyncSettings)
+
+
+class VideoInferenceTask(_WireModel):
+    """One ``videoInference`` task for a Sync model, exactly as it is sent."""
+
+    task_type: Literal["videoInference"] = Field(default="videoInference", alias="taskType")
+    task_uuid: str | None = Field(default=None, alias="taskUUID")
+    model: str
+    inputs: VideoInputs
+    provider_settings: ProviderSettings | None = Field(default=None, alias="providerSettings")
+    output_type: Literal["URL"] | None = Field(default=None, alias="outputType")
+    output_format: OutputFormat | None = Field(default=None, alias="outputFormat")
+    output_quality: int | None = Field(default=None, alias="outputQuality", ge=20, le=99)
+    delivery_method: Literal["async"] = Field(default="async", alias="deliveryMethod")
+    include_cost: StrictBool | None = Field(default=None, alias="includeCost")
+    webhook_url: str | None = Field(default=None, alias="webhookURL")
+    upload_endpoint: str | None = Field(default=None, alias="uploadEndpoint")
+
+    @field_validator("output_format", mode="before")
+    @classmethod
+    def _upper(cls, value: Any) -> Any:
+        return value.strip().upper() if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _check_model_settings(self) -> VideoInferenceTask:
+        model = SYNC_MODELS.get(self.model)
+        if model is None:
+            raise ValueError(f"unknown model {self.model!r}; allowed values: {', '.join(SYNC_MODELS)}")
+        sync = self.provider_settings.sync if self.provider_settings else SyncSettings()
+        for key in sync.model_dump(by_alias=True, exclude_none=True):
+            if key not in model.settings:
+                reason = model.unsupported_reasons.get(key, "not supported")
+                raise ValueError(
+                    f"{PARAMETER_NAMES['providerSettings.sync.' + key]} (providerSettings.sync.{key}) "
+                    f"is not accepted by {model.air_id} ({reason}); "
+                    f"{model.short_name} accepts: {', '.join(sorted(model.settings))}"
+                )
+        ids = self.inputs.input_ids()
+        for i, seg in enumerate(sync.segments or []):
+            if seg.ref not in ids:
+                raise ValueError(
+                    f"segments.{i}.ref (providerSettings.sync.segments.{i}.ref): {seg.ref!r} matches "
+                    f"no audio or speech input id; known ids: {', '.join(ids)}"
+                )
+        return self
+
+    def to_payload(self) -> dict[str, Any]:
+        """The JSON object to send: camelCase keys, unset fields left out."""
+        return self.model_dump(by_alias=True, exclude_none=True, mode="json")
+
+
+# --------------------------------------------------------------------------------------------
+# From operator parameters to a validated task
+# --------------------------------------------------------------------------------------------
+
+
+def coerce_structure(value: Any) -> Any:
+    """Turn a rendered template string that holds a list or dict back into one.
+
+    Jinja renders to strings unless the DAG sets ``render_template_as_native_obj``; users then
+    get ``"[{'id': 'a', ...}]"`` where a list was meant. JSON and Python literals are accepted.
+    """
+    if isinstance(value, str):
+        text = value.strip()
+        if text[:1] in "[{":
+            for parse in (json.loads, ast.literal_eval):
+                try:
+                    return parse(text)
+                except (ValueError, SyntaxError):
+                    continue
+    return value
+
+
+def _none_if_blank(value: Any) -> Any:
+    if isinstance(value, str) and value.strip() in ("", "None", "null"):
+        return None
+    return value
+
+
+def normalise_audio(audio: Any) -> Any:
+    """Accept a list of ``{id, source}``, one dict, or one source string (id ``audio-1``)."""
+    audio = _none_if_blank(coerce_structure(audio))
+    if audio is None:
+        return None
+    if isinstance(audio, str):
+        return [{"id": "audio-1", "source": audio}]
+    if isinstance(audio, Mapping):
+        return [dict(audio)]
+    if isinstance(audio, Sequence):
+        return [
+            {"id": f"audio-{n}", "source": item} if isinstance(item, str) else item
+            for n, item in enumerate(audio, start=1)
+        ]
+    return audio
+
+
+def normalise_speech(speech: Any) -> Any:
+    """Accept a list of speech inputs or a single one; ``voice_id`` is accepted for ``voiceId``."""
+    speech = _none_if_blank(coerce_structure(speech))
+    if speech is None:
+        return None
+    items = [speech] if isinstance(speech, Mapping) else speech
+    if not isinstance(items, Sequence) or isinstance(items, str):
+        return items
+    out: list[Any] = []
+    for item in items:
+        if isinstance(item, Mapping) and isinstance(item.get("provider"), Mapping):
+            provider = dict(item["provider"])
+            if "voice_id" in provider and "voiceId" not in provider:
+                provider["voiceId"] = provider.pop("voice_id")
+            item = {**item, "provider": provider}
+        out.append(item)
+    return out
+
+
+_SEGMENT_KEYS = {
+    "start_time": "startTime",
+    "end_time": "endTime",
+    "audio_start_time": "audioStartTime",
+    "audio_end_time": "audioEndTime",
+}
+
+
+def normalise_segments(segments: Any) -> Any:
+    """Accept segment dicts with either the API's camelCase or snake_case keys."""
+    segments = _none_if_blank(coerce_structure(segments))
+    if segments is None or not isinstance(segments, Sequence) or isinstance(segments, str):
+        return segments
+    return [
+        {_SEGMENT_KEYS.get(k, k): v for k, v in seg.items()} if isinstance(seg, Mapping) else seg
+        for seg in segments
+    ]
+
+
+def _describe_location(loc: tuple[int | str, ...]) -> str:
+    path = ".".join(str(p) for p in loc if p not in ("function-after", "function-before"))
+    # Pydantic puts union/literal branch names in the location; they mean nothing to users.
+    path = path.replace(".list[...]", "")
+    param = None
+    for api_path, name in PARAMETER_NAMES.items():
+        if path == api_path or path.startswith(api_path + "."):
+            param = name + path[len(api_path) :]
+            break
+    return f"{param} ({path})" if param and path else (path or "request")
+
+
+def format_validation_error(exc: ValidationError) -> list[str]:
+    """Turn pydantic's errors into one line per problem, naming the field and what is allowed."""
+    lines = []
+    for err in exc.errors(include_url=False):
+        where = _describe_location(tuple(err["loc"]))
+        message = err["msg"].removeprefix("Value error, ")
+        if err["type"] in ("literal_error", "enum"):
+            expected = err.get("ctx", {}).get("expected", "")
+            message = f"{err['input']!r} is not allowed; allowed values: {expected}"
+        elif err["type"] == "extra_forbidden":
+            message = "unknown field"
+        elif "input" in err and err["type"] not in ("value_error", "missing", "assertion_error"):
+            message = f"{err['input']!r}: {message}"
+        # Model-level checks already name their fields; pydantic gives them the parent's location.
+        named = err["type"] == "value_error" and " (" in message.split(":")[0]
+        lines.append(message if named or not err["loc"] else f"{where}: {message}")
+    return lines
+
+
+def build_video_inference(
+    *,
+    model: str,
+    video: Any,
+    audio: Any = None,
+    speech: Any = None,
+    sync_mode: Any = None,
+    temperature: Any = None,
+    active_speaker_detection: Any = None,
+    occlusion_detection_enabled: Any = None,
+    segments: Any = None,
+    edit_region: Any = None,
+    emotion_prompt: Any = None,
+    output_format: Any = None,
+    output_quality: Any = None,
+    include_cost: bool | None = True,
+    webhook_url: str | None = None,
+    upload_endpoint: str | None = None,
+    task_uuid: str | None = None,
+    allowed_models: Sequence[str] | None = None,
+) -> VideoInferenceTask:
+    """Validate operator-style parameters and return the task to send.
+
+    Parameters left as ``None`` are not sent, so Runware's defaults apply.
+
+    :raises SyncValidationError: listing every problem, each naming its field.
+    """
+    spec = resolve_model(model, allowed_models)
+    sync = {
+        "syncMode": _none_if_blank(sync_mode),
+        "temperature": _none_if_blank(temperature),
+        "activeSpeakerDetection": _none_if_blank(active_speaker_detection),
+        "occlusionDetectionEnabled": _none_if_blank(occlusion_detection_enabled),
+        "segments": normalise_segments(segments),
+        "editRegion": _none_if_blank(edit_region),
+        "emotionPrompt": _none_if_blank(emotion_prompt),
+    }
+    sync = {k: v for k, v in sync.items() if v is not None}
+    raw: dict[str, Any] = {
+        "taskUUID": task_uuid,
+        "model": spec.air_id,
+        "inputs": {
+            k: v
+            for k, v in {
+                "video": _none_if_blank(video),
+                "audio": normalise_audio(audio),
+                "speech": normalise_speech(speech),
+            }.items()
+            if v is not None
+        },
+        "providerSettings": {"sync": sync} if sync else None,
+        "outputFormat": _none_if_blank(output_format),
+        "outputQuality": _none_if_blank(output_quality),
+        "includeCost": include_cost,
+        "webhookURL": _none_if_blank(webhook_url),
+        "uploadEndpoint": _none_if_blank(upload_endpoint),
+    }
+    try:
+        return VideoInferenceTask.model_validate({k: v for k, v in raw.items() if v is not None})
+    except ValidationError as exc:
+        raise SyncValidationError(format_validation_error(exc)) from None
+
+
+__all__ = [
+    "EDIT_REGIONS",
+    "EMOTION_PROMPTS",
+    "OUTPUT_FORMATS",
+    "SYNC_MODELS",
+    "SYNC_MODES",
+    "AudioInput",
+    "Segment",
+    "SpeechInput",
+    "SpeechProvider",
+    "SyncModel",
+    "SyncSettings",
+    "VideoInferenceTask",
+    "VideoInputs",
+    "build_video_inference",
+    "coerce_structure",
+    "resolve_model",
+]

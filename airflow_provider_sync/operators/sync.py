@@ -1,0 +1,416 @@
+"""Operators that run Sync's models through Runware: lip-sync and performance re-animation."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from airflow.sdk import BaseOperator, conf
+
+from airflow_provider_sync.exceptions import (
+    RunwareAPIError,
+    RunwareAuthError,
+    RunwareError,
+    RunwareInsufficientCreditsError,
+    RunwareJobError,
+    RunwareTimeoutError,
+    SyncValidationError,
+)
+from airflow_provider_sync.models import build_video_inference, coerce_structure, resolve_model
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+    from airflow_provider_sync.hooks.runware import RunwareHook
+
+#: Parameters that become part of the request (the others steer polling).
+_REQUEST_PARAMS = (
+    "model",
+    "video",
+    "audio",
+    "speech",
+    "sync_mode",
+    "temperature",
+    "active_speaker_detection",
+    "occlusion_detection_enabled",
+    "segments",
+    "output_format",
+    "output_quality",
+    "include_cost",
+)
+
+_ERROR_CLASSES: dict[str, type[RunwareError]] = {
+    cls.__name__: cls
+    for cls in (RunwareAPIError, RunwareAuthError, RunwareInsufficientCreditsError, RunwareJobError)
+}
+
+
+def _is_unresolved(value: Any) -> bool:
+    """True for values only known at run time: Jinja strings, XComArgs, mapped arguments."""
+    if isinstance(value, str):
+        return "{{" in value or "{%" in value
+    if isinstance(value, Mapping):
+        return any(_is_unresolved(k) or _is_unresolved(v) for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return any(_is_unresolved(v) for v in value)
+    return not isinstance(value, (int, float, bool, type(None), timedelta))
+
+
+def _seconds(value: Any, name: str) -> float:
+    if isinstance(value, timedelta):
+        return value.total_seconds()
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        raise SyncValidationError(f"{name}: {value!r} is not a number of seconds") from None
+    if seconds <= 0:
+        raise SyncValidationError(f"{name}: {value!r} must be greater than 0 seconds")
+    return seconds
+
+
+class SyncBaseOperator(BaseOperator):
+    """Shared machinery of :class:`SyncLipsyncOperator` and :class:`SyncReactOperator`.
+
+    Submits one ``videoInference`` job, then waits for it: deferred to the triggerer by
+    default, or polling in the worker with ``deferrable=False``. Returns (and pushes to XCom)
+    a JSON-able dict: ``task_uuid``, ``model``, ``status``, ``video_url``, ``video_uuid``,
+    ``cost``, ``seed``, ``output_format``, ``elapsed``.
+    """
+
+    allowed_models: ClassVar[tuple[str, ...]] = ()
+    template_fields: Sequence[str] = (
+        *_REQUEST_PARAMS,
+        "runware_conn_id",
+        "poll_interval",
+        "timeout",
+    )
+    template_fields_renderers: ClassVar[dict[str, str]] = {
+        "audio": "json",
+        "speech": "json",
+        "segments": "json",
+    }
+    ui_color = "#f2e6ff"
+
+    def __init__(
+        self,
+        *,
+        video: Any,
+        audio: Any = None,
+        speech: Any = None,
+        model: str,
+        sync_mode: str | None = None,
+        temperature: float | str | None = None,
+        active_speaker_detection: bool | str | None = None,
+        occlusion_detection_enabled: bool | str | None = None,
+        segments: Any = None,
+        output_format: str | None = None,
+        output_quality: int | str | None = None,
+        include_cost: bool = True,
+        runware_conn_id: str = "runware_default",
+        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        poll_interval: float | str = 10.0,
+        timeout: float | timedelta | str = timedelta(hours=1),
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.video = video
+        self.audio = audio
+        self.speech = speech
+        self.model = model
+        self.sync_mode = sync_mode
+        self.temperature = temperature
+        self.active_speaker_detection = active_speaker_detection
+        self.occlusion_detection_enabled = occlusion_detection_enabled
+        self.segments = segments
+        self.output_format = output_format
+        self.output_quality = output_quality
+        self.include_cost = include_cost
+        self.runware_conn_id = runware_conn_id
+        self.deferrable = deferrable
+        self.poll_interval = poll_interval
+        self.timeout = timeout
+        self._check_parse_time()
+
+    # ------------------------------------------------------------------ request
+
+    def _request_params(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in _REQUEST_PARAMS}
+
+    def _check_parse_time(self) -> None:
+        """Fail at DAG parse time on literal values; templated ones wait for ``execute``."""
+        params = self._request_params()
+        unresolved = {k for k, v in params.items() if _is_unresolved(v)}
+        for name in ("poll_interval", "timeout"):
+            value = getattr(self, name)
+            if not _is_unresolved(value):
+                _seconds(value, name)
+        if not unresolved:
+            self._build(params)
+            return
+        if "model" not in unresolved:
+            resolve_model(params["model"], self.allowed_models)
+        self._build(_stand_ins(params, unresolved, self.allowed_models[0]))
+
+    def _build(self, params: dict[str, Any], task_uuid: str | None = None) -> dict[str, Any]:
+        task = build_video_inference(**params, task_uuid=task_uuid, allowed_models=self.allowed_models)
+        return task.to_payload()
+
+    def build_request(self, task_uuid: str | None = None) -> dict[str, Any]:
+        """Return the exact task object that would be sent for the current parameters.
+
+        Call it after templates are rendered to see what a run sends.
+
+        :raises SyncValidationError: if the parameters are invalid.
+        """
+        return self._build(self._request_params(), task_uuid)
+
+    # ------------------------------------------------------------------ execution
+
+    @property
+    def hook(self) -> RunwareHook:
+        """A hook on :attr:`runware_conn_id` (one per operator instance)."""
+        from airflow_provider_sync.hooks.runware import RunwareHook
+
+        if getattr(self, "_hook", None) is None:
+            self._hook = RunwareHook(self.runware_conn_id)
+        return self._hook
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        """Validate, submit (or re-attach to) the job, then defer or poll until it ends."""
+        from airflow_provider_sync.idempotency import JobKey, request_fingerprint, submit_or_attach
+
+        request = self.build_request()
+        poll_interval = _seconds(self.poll_interval, "poll_interval")
+        timeout = _seconds(self.timeout, "timeout")
+        ti = context["ti"]
+        key = JobKey(
+            dag_id=ti.dag_id,
+            run_id=ti.run_id,
+            task_id=ti.task_id,
+            map_index=ti.map_index if ti.map_index is not None else -1,
+            fingerprint=request_fingerprint(request),
+        )
+        self.log.info(
+            "Submitting %s: video=%s, %s",
+            request["model"],
+            request["inputs"]["video"],
+            _describe_inputs(request),
+        )
+        attachment = submit_or_attach(self.hook, request, key, self.log)
+        task_uuid = self._task_uuid = attachment.task_uuid
+        ti.xcom_push(key="task_uuid", value=task_uuid)
+        self.log.info(
+            "Runware task UUID: %s (%s)",
+            task_uuid,
+            "submitted" if attachment.submitted else "re-attached to an existing job",
+        )
+        started = time.time()
+        deadline = started + timeout
+        if attachment.finished and attachment.state is not None:
+            from airflow_provider_sync.polling import JobWatch
+
+            event = JobWatch(task_uuid, deadline=deadline, started=started).on_state(attachment.state)
+            assert event is not None
+            return self._finish(event, request["model"])
+        if self.deferrable:
+            from airflow_provider_sync.triggers.runware import RunwareTaskTrigger
+
+            self.defer(
+                trigger=RunwareTaskTrigger(
+                    task_uuid=task_uuid,
+                    runware_conn_id=self.runware_conn_id,
+                    poll_interval=poll_interval,
+                    deadline=deadline,
+                    started=started,
+                ),
+                method_name="execute_complete",
+                kwargs={"model": request["model"]},
+            )
+        return self._finish(
+            self._poll_in_worker(task_uuid, poll_interval, deadline, started), request["model"]
+        )
+
+    def _poll_in_worker(
+        self, task_uuid: str, poll_interval: float, deadline: float, started: float
+    ) -> dict[str, Any]:
+        from airflow_provider_sync.polling import JobWatch
+
+        watch = JobWatch(task_uuid, deadline=deadline, started=started)
+        hook = self.hook
+        while True:
+            left = watch.seconds_left() or 0.0
+            time.sleep(max(0.0, min(poll_interval, left)))
+            if (event := watch.check_deadline()) is not None:
+                return event
+            try:
+                event = watch.on_state(hook.get_task_state(task_uuid))
+            except RunwareError as exc:
+                event = watch.on_failure(exc)
+                if event is None:
+                    self.log.warning("Polling Runware task %s failed, will retry: %s", task_uuid, exc)
+            if event is not None:
+                return event
+            if watch.progress_due():
+                self.log.info(watch.progress_line())
+
+    def execute_complete(
+        self, context: Context, event: dict[str, Any], model: str | None = None
+    ) -> dict[str, Any]:
+        """Resume after the trigger fired: return the result or raise the job's error."""
+        return self._finish(event, model or resolve_model(str(self.model)).air_id)
+
+    def _finish(self, event: dict[str, Any], model: str) -> dict[str, Any]:
+        status = event.get("status")
+        task_uuid = str(event.get("task_uuid"))
+        if status == "success":
+            raw = dict(event.get("result") or {})
+            result = {
+                "task_uuid": task_uuid,
+                "model": model,
+                "status": "success",
+                "video_url": raw.get("videoURL"),
+                "video_uuid": raw.get("videoUUID"),
+                "cost": raw.get("cost"),
+                "seed": raw.get("seed"),
+                "output_format": self.output_format.upper() if isinstance(self.output_format, str) else "MP4",
+                "elapsed": event.get("elapsed"),
+            }
+            cost = f", cost USD {result['cost']}" if result["cost"] is not None else ""
+            self.log.info(
+                "Runware task %s succeeded after %ss%s: %s",
+                task_uuid,
+                event.get("elapsed"),
+                cost,
+                result["video_url"],
+            )
+            return result
+        if status == "timeout":
+            raise RunwareTimeoutError(str(event.get("message")), task_uuid=task_uuid, code="timeout")
+        err = dict(event.get("error") or {})
+        cls = _ERROR_CLASSES.get(str(err.get("error_class")), RunwareJobError)
+        raise cls(
+            str(err.get("message") or "job failed"),
+            code=err.get("code"),
+            parameter=err.get("parameter"),
+            task_uuid=err.get("task_uuid") or task_uuid,
+            task_type=err.get("task_type"),
+            status_code=err.get("status_code"),
+        )
+
+    def on_kill(self) -> None:
+        """Runware has no way to cancel a job: say which one keeps running."""
+        task_uuid = getattr(self, "_task_uuid", None)
+        self.log.warning(
+            "Task killed. Runware offers no cancellation, so job %s (if submitted) runs on "
+            "and is billed; a re-run of this task instance re-attaches to it.",
+            task_uuid or "(see the task_uuid XCom)",
+        )
+
+
+def _describe_inputs(request: dict[str, Any]) -> str:
+    inputs = request["inputs"]
+    parts = [f"audio {a['id']}={a['source']}" for a in inputs.get("audio", [])]
+    parts += [
+        f"speech {s['id']} ({len(s['text'])} chars, voice {s['provider']['voiceId']})"
+        for s in inputs.get("speech", [])
+    ]
+    settings = request.get("providerSettings", {}).get("sync", {})
+    if settings:
+        parts.append("settings " + ", ".join(f"{k}={v}" for k, v in settings.items() if k != "segments"))
+        if "segments" in settings:
+            parts.append(f"{len(settings['segments'])} segments")
+    return "; ".join(parts)
+
+
+def _stand_ins(params: dict[str, Any], unresolved: set[str], default_model: str) -> dict[str, Any]:
+    """Replace run-time values with harmless stand-ins, so the literal ones can be checked now."""
+    out = {k: (None if k in unresolved else v) for k, v in params.items()}
+    if out["model"] is None:
+        out["model"] = default_model
+    if "video" in unresolved:
+        out["video"] = "pending"
+    segments = coerce_structure(out.get("segments"))
+    refs = [s.get("ref") for s in segments if isinstance(s, Mapping)] if isinstance(segments, list) else []
+    known: list[Any] = []
+    for name in ("audio", "speech"):
+        if name not in unresolved:
+            value = coerce_structure(params.get(name))
+            if isinstance(value, list):
+                known += [i.get("id") for i in value if isinstance(i, Mapping)]
+    missing = [r for r in dict.fromkeys(refs) if isinstance(r, str) and r not in known]
+    if "audio" in unresolved or "speech" in unresolved:
+        stand_in = [{"id": r, "source": "pending"} for r in missing] or (
+            [{"id": "pending", "source": "pending"}] if not known else None
+        )
+        if "audio" in unresolved:
+            out["audio"] = stand_in
+        elif stand_in:
+            out["audio"] = (coerce_structure(out.get("audio")) or []) + stand_in
+    return out
+
+
+class SyncLipsyncOperator(SyncBaseOperator):
+    """Lip-sync a video to new audio or text-to-speech with Sync's ``lipsync-2`` or ``lipsync-2-pro``.
+
+    :param video: the video to edit: a Runware media UUID or a URL.
+    :param audio: the new audio: a list of ``{"id", "source"}`` (source: media UUID or URL),
+        or a single source string (given the id ``audio-1``).
+    :param speech: text to speak instead of (or besides) audio files: a list of
+        ``{"id", "provider": {"name", "voiceId"}, "text"}``.
+    :param model: ``lipsync-2`` (default) or ``lipsync-2-pro``, or their AIR ids.
+    :param sync_mode: what happens when audio and video lengths differ: ``bounce``, ``loop``,
+        ``cut_off``, ``silence`` or ``remap``.
+    :param temperature: expressiveness, 0 to 1.
+    :param active_speaker_detection: lip-sync only the detected speaker.
+    :param occlusion_detection_enabled: handle hands or objects in front of the mouth.
+    :param segments: map audio inputs to video time ranges: a list of ``{"startTime",
+        "endTime", "ref", "audioStartTime"?, "audioEndTime"?}`` (snake_case keys accepted).
+    :param output_format: ``MP4`` (Runware's default), ``WEBM`` or ``MOV``.
+    :param output_quality: 20 to 99.
+    :param include_cost: ask Runware to report the job's cost (USD).
+    :param runware_conn_id: the ``runware`` connection (API key and base URL).
+    :param deferrable: wait in the triggerer (default: ``[operators] default_deferrable``).
+    :param poll_interval: seconds between status polls.
+    :param timeout: how long to wait for the render (seconds or a ``timedelta``).
+    """
+
+    allowed_models = ("sync:lipsync-2@1", "sync:lipsync-2-pro@1")
+
+    def __init__(self, *, model: str = "lipsync-2", **kwargs: Any) -> None:
+        super().__init__(model=model, **kwargs)
+
+
+class SyncReactOperator(SyncBaseOperator):
+    """Re-animate a performance (emotion, expressions, head motion) with Sync's ``react-1``.
+
+    Takes every parameter of :class:`SyncLipsyncOperator` (``segments`` is refused: Runware
+    lists it as "coming soon" for react-1) plus:
+
+    :param edit_region: what may change: ``lips``, ``face`` (Runware's default) or ``head``.
+    :param emotion_prompt: the emotion to act: ``happy``, ``sad``, ``angry``, ``disgusted``,
+        ``surprised`` or ``neutral``.
+    """
+
+    allowed_models = ("sync:react-1@1",)
+    template_fields: Sequence[str] = (*SyncBaseOperator.template_fields, "edit_region", "emotion_prompt")
+
+    def __init__(
+        self,
+        *,
+        model: str = "react-1",
+        edit_region: str | None = None,
+        emotion_prompt: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        self.edit_region = edit_region
+        self.emotion_prompt = emotion_prompt
+        super().__init__(model=model, **kwargs)
+
+    def _request_params(self) -> dict[str, Any]:
+        return {
+            **super()._request_params(),
+            "edit_region": self.edit_region,
+            "emotion_prompt": self.emotion_prompt,
+        }

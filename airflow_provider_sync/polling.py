@@ -1,0 +1,164 @@
+"""When is a render done? One state machine for the trigger and for worker-side polling.
+
+The trigger (async, in the triggerer) and the operator with ``deferrable=False`` (sync, in the
+worker) feed the same :class:`JobWatch` with what each poll returned; it answers with the
+event that ends the wait, or ``None`` to keep polling. Both paths therefore end a job the same
+way, with the same payloads.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from airflow_provider_sync.exceptions import RunwareError, RunwareTransientError
+from airflow_provider_sync.protocol import TaskState
+
+#: How long ``getResponse`` may say "task not found" for a job we know we submitted, before
+#: we believe it. Runware's storage is eventually consistent; a job just acknowledged, or a
+#: replica that lags, may briefly not know it.
+DEFAULT_NOT_FOUND_GRACE = 120.0
+#: A progress line is logged at most this often, not once per poll.
+PROGRESS_EVERY = 60.0
+
+
+def format_duration(seconds: float) -> str:
+    """``75.2`` -> ``"1m15s"``: short enough for a log line."""
+    seconds = max(0, round(seconds))
+    if seconds < 60:
+        return f"{seconds}s"
+    minutes, secs = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes}m{secs:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m{secs:02d}s"
+
+
+@dataclass
+class JobWatch:
+    """Follows one Runware job from poll to poll.
+
+    :param task_uuid: the job.
+    :param deadline: wall-clock time (epoch seconds) after which we give up; ``None`` = never.
+    :param started: when the wait began (epoch seconds), for elapsed-time reporting.
+    :param not_found_grace: seconds of consecutive "task not found" answers tolerated.
+    """
+
+    task_uuid: str
+    deadline: float | None = None
+    started: float = field(default_factory=time.time)
+    not_found_grace: float = DEFAULT_NOT_FOUND_GRACE
+    polls: int = 0
+    transient_failures: int = 0
+    last_status: str = "submitted"
+    _not_found_since: float | None = None
+    _last_progress: float | None = None
+
+    def elapsed(self, now: float | None = None) -> float:
+        """Seconds since the wait began."""
+        return (now if now is not None else time.time()) - self.started
+
+    def seconds_left(self, now: float | None = None) -> float | None:
+        """Seconds until the deadline, or ``None`` without one."""
+        if self.deadline is None:
+            return None
+        return self.deadline - (now if now is not None else time.time())
+
+    def check_deadline(self, now: float | None = None) -> dict[str, Any] | None:
+        """The timeout event once the deadline has passed."""
+        now = now if now is not None else time.time()
+        left = self.seconds_left(now)
+        if left is None or left > 0:
+            return None
+        return {
+            "status": "timeout",
+            "task_uuid": self.task_uuid,
+            "elapsed": round(self.elapsed(now), 3),
+            "polls": self.polls,
+            "message": (
+                f"Runware task {self.task_uuid} did not finish within {format_duration(self.elapsed(now))} "
+                f"(last status: {self.last_status}). The job may still complete at Runware: "
+                f"look it up with getResponse for taskUUID {self.task_uuid}."
+            ),
+        }
+
+    def on_state(self, state: TaskState, now: float | None = None) -> dict[str, Any] | None:
+        """Read one poll's answer; return the final event, or ``None`` to poll again."""
+        now = now if now is not None else time.time()
+        self.polls += 1
+        self.last_status = state.status
+        if state.status == "success":
+            return {
+                "status": "success",
+                "task_uuid": self.task_uuid,
+                "elapsed": round(self.elapsed(now), 3),
+                "polls": self.polls,
+                "result": state.result or {},
+            }
+        if state.status == "error":
+            return self.error_event(state.error, now)
+        if state.status == "not_found":
+            if self._not_found_since is None:
+                self._not_found_since = now
+            elif now - self._not_found_since >= self.not_found_grace:
+                return {
+                    "status": "error",
+                    "task_uuid": self.task_uuid,
+                    "elapsed": round(self.elapsed(now), 3),
+                    "error": {
+                        "code": "taskNotFound",
+                        "message": (
+                            f"Runware has not known task {self.task_uuid} for "
+                            f"{format_duration(now - self._not_found_since)}"
+                        ),
+                        "task_uuid": self.task_uuid,
+                    },
+                }
+            return None
+        self._not_found_since = None
+        return None
+
+    def on_failure(self, exc: Exception, now: float | None = None) -> dict[str, Any] | None:
+        """Read a poll that raised: transient faults keep the wait going, others end it."""
+        now = now if now is not None else time.time()
+        if isinstance(exc, RunwareTransientError):
+            # The hook already retried with backoff; a render takes minutes, so an outage of
+            # the status endpoint must not fail the job. Only the deadline ends the wait.
+            self.transient_failures += 1
+            return None
+        if isinstance(exc, RunwareError):
+            return self.error_event(exc, now)
+        raise exc
+
+    def error_event(self, error: RunwareError | None, now: float | None = None) -> dict[str, Any]:
+        """The event for a job (or request) that failed."""
+        now = now if now is not None else time.time()
+        details = error.to_dict() if error else {"code": None, "message": "unknown error"}
+        details["task_uuid"] = details.get("task_uuid") or self.task_uuid
+        details["error_class"] = type(error).__name__ if error else "RunwareJobError"
+        return {
+            "status": "error",
+            "task_uuid": self.task_uuid,
+            "elapsed": round(self.elapsed(now), 3),
+            "polls": self.polls,
+            "error": details,
+        }
+
+    def progress_due(self, now: float | None = None) -> bool:
+        """True when it is time for another progress log line."""
+        now = now if now is not None else time.time()
+        if self._last_progress is None:
+            self._last_progress = now
+            return False
+        if now - self._last_progress >= PROGRESS_EVERY:
+            self._last_progress = now
+            return True
+        return False
+
+    def progress_line(self, now: float | None = None) -> str:
+        """``Runware task X: processing, 2m00s elapsed, 13 polls``."""
+        return (
+            f"Runware task {self.task_uuid}: {self.last_status}, "
+            f"{format_duration(self.elapsed(now))} elapsed, {self.polls} polls"
+        )

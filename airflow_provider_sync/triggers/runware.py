@@ -1,0 +1,103 @@
+"""``RunwareTaskTrigger``: waits for a Runware job in the triggerer, holding no worker slot."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+from airflow.triggers.base import BaseTrigger, TriggerEvent
+
+from airflow_provider_sync.exceptions import RunwareError
+from airflow_provider_sync.hooks.runware import RunwareHook
+from airflow_provider_sync.polling import DEFAULT_NOT_FOUND_GRACE, JobWatch
+
+
+class RunwareTaskTrigger(BaseTrigger):
+    """Polls ``getResponse`` for one job until it succeeds, fails, or the deadline passes.
+
+    Everything it needs is in its serialised form, so a triggerer that restarts rebuilds it
+    and picks up the same job. The deadline is absolute (epoch seconds) for the same reason:
+    a restart does not extend it.
+
+    :param task_uuid: the Runware job to wait for.
+    :param runware_conn_id: the Airflow connection to poll with.
+    :param poll_interval: seconds between polls once the first poll has been made.
+    :param deadline: epoch seconds after which a ``timeout`` event is fired; ``None`` = never.
+    :param first_poll_delay: seconds before the first poll (renders take a while; asking at
+        once only costs a request). Defaults to ``poll_interval``.
+    :param started: epoch seconds when the job was submitted, for elapsed-time reporting.
+    :param not_found_grace: seconds of "task not found" tolerated before failing.
+
+    Events carry a JSON-able dict with ``status`` = ``success`` (with ``result``), ``error``
+    (with ``error``: Runware's code and message) or ``timeout`` (with ``message``).
+    """
+
+    def __init__(
+        self,
+        task_uuid: str,
+        runware_conn_id: str = RunwareHook.default_conn_name,
+        poll_interval: float = 10.0,
+        deadline: float | None = None,
+        first_poll_delay: float | None = None,
+        started: float | None = None,
+        not_found_grace: float = DEFAULT_NOT_FOUND_GRACE,
+    ) -> None:
+        super().__init__()
+        self.task_uuid = task_uuid
+        self.runware_conn_id = runware_conn_id
+        self.poll_interval = float(poll_interval)
+        self.deadline = deadline
+        self.first_poll_delay = float(poll_interval if first_poll_delay is None else first_poll_delay)
+        self.started = started if started is not None else time.time()
+        self.not_found_grace = float(not_found_grace)
+
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        """Class path and keyword arguments that rebuild this trigger."""
+        return (
+            f"{type(self).__module__}.{type(self).__qualname__}",
+            {
+                "task_uuid": self.task_uuid,
+                "runware_conn_id": self.runware_conn_id,
+                "poll_interval": self.poll_interval,
+                "deadline": self.deadline,
+                "first_poll_delay": self.first_poll_delay,
+                "started": self.started,
+                "not_found_grace": self.not_found_grace,
+            },
+        )
+
+    async def run(self) -> AsyncIterator[TriggerEvent]:
+        """Poll until the job ends; yield exactly one event."""
+        watch = JobWatch(
+            self.task_uuid, deadline=self.deadline, started=self.started, not_found_grace=self.not_found_grace
+        )
+        hook = RunwareHook(self.runware_conn_id)
+        delay = self.first_poll_delay
+        try:
+            while True:
+                left = watch.seconds_left()
+                await asyncio.sleep(max(0.0, delay if left is None else min(delay, left)))
+                if (event := watch.check_deadline()) is not None:
+                    self.log.warning(event["message"])
+                    yield TriggerEvent(event)
+                    return
+                try:
+                    state = await hook.aget_task_state(self.task_uuid)
+                except RunwareError as exc:
+                    event = watch.on_failure(exc)
+                    if event is None:
+                        self.log.warning(
+                            "Polling Runware task %s failed, will retry: %s", self.task_uuid, exc
+                        )
+                else:
+                    event = watch.on_state(state)
+                if event is not None:
+                    yield TriggerEvent(event)
+                    return
+                if watch.progress_due():
+                    self.log.info(watch.progress_line())
+                delay = self.poll_interval
+        finally:
+            await hook.aclose()
