@@ -1,0 +1,37 @@
+"""Test-session setup shared by every test.
+
+Airflow reads its configuration on first import, so the isolated Airflow home is put in
+place here, before any test module imports ``airflow``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from airflow_provider_sync.sandbox import migrate_db, sandbox_env
+
+REPO = Path(__file__).resolve().parent.parent
+EXAMPLE_DAGS = REPO / "example_dags"
+
+_HOME = Path(tempfile.mkdtemp(prefix="airflow-provider-sync-tests-"))
+_ENV = sandbox_env(_HOME / "airflow", EXAMPLE_DAGS)
+os.environ.update(_ENV)
+for _name in [n for n in os.environ if n.startswith("AIRFLOW_CONN_")]:
+    del os.environ[_name]
+
+
+@pytest.fixture(scope="session")
+def airflow_home() -> Iterator[Path]:
+    """The session's Airflow home, with a migrated SQLite metadata DB."""
+    migrate_db(_ENV)
+    yield _HOME / "airflow"
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    shutil.rmtree(_HOME, ignore_errors=True)
