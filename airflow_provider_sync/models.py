@@ -126,6 +126,8 @@ class _WireModel(BaseModel):
 
 
 NonEmptyStr = Annotated[str, Field(min_length=1)]
+# Whole seconds stay ints on the wire (a user's ``5`` is sent as ``5``, not ``5.0``).
+Seconds = Annotated[int | float, Field(ge=0)]
 
 
 class AudioInput(_WireModel):
@@ -153,11 +155,18 @@ class SpeechInput(_WireModel):
 class Segment(_WireModel):
     """A video time range that gets the audio (or speech) input ``ref``."""
 
-    start_time: float = Field(alias="startTime", ge=0)
-    end_time: float = Field(alias="endTime", ge=0)
+    start_time: Seconds = Field(alias="startTime")
+    end_time: Seconds = Field(alias="endTime")
     ref: NonEmptyStr
-    audio_start_time: float | None = Field(default=None, alias="audioStartTime", ge=0)
-    audio_end_time: float | None = Field(default=None, alias="audioEndTime", ge=0)
+    audio_start_time: Seconds | None = Field(default=None, alias="audioStartTime")
+    audio_end_time: Seconds | None = Field(default=None, alias="audioEndTime")
+
+    @field_validator("start_time", "end_time", "audio_start_time", "audio_end_time", mode="before")
+    @classmethod
+    def _no_bools(cls, value: Any) -> Any:
+        if isinstance(value, bool):
+            raise ValueError(f"{value!r} is not a number of seconds")
+        return value
 
     @model_validator(mode="after")
     def _check_times(self) -> Segment:

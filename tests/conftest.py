@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -27,10 +26,10 @@ for _name in [n for n in os.environ if n.startswith("AIRFLOW_CONN_")]:
 
 
 @pytest.fixture(scope="session")
-def airflow_home() -> Iterator[Path]:
+def airflow_home() -> Path:
     """The session's Airflow home, with a migrated SQLite metadata DB."""
     migrate_db(_ENV)
-    yield _HOME / "airflow"
+    return _HOME / "airflow"
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

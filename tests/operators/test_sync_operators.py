@@ -1,0 +1,234 @@
+"""Operator behaviour: parse-time checks, templating, submit/defer/poll, results and errors."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from airflow.sdk.exceptions import TaskDeferred
+
+from airflow_provider_sync.exceptions import (
+    RunwareAuthError,
+    RunwareJobError,
+    RunwareTimeoutError,
+    SyncValidationError,
+)
+from airflow_provider_sync.operators.sync import SyncLipsyncOperator, SyncReactOperator
+from airflow_provider_sync.triggers.runware import RunwareTaskTrigger
+
+from .conftest import API_KEY, SUCCESS, FakeRunware, FakeTI
+
+VIDEO = "c64351d5-4c59-42f7-95e1-eace013eddab"
+AUDIO = "b4c57832-2075-492b-bf89-9b5e3ac02503"
+
+
+def lipsync(**kwargs: Any) -> SyncLipsyncOperator:
+    params: dict[str, Any] = {"task_id": "lipsync", "video": VIDEO, "audio": AUDIO, "poll_interval": 0.01}
+    return SyncLipsyncOperator(**{**params, **kwargs})
+
+
+def context(ti: FakeTI | None = None, **extra: Any) -> dict[str, Any]:
+    return {"ti": ti or FakeTI(), **extra}
+
+
+# ---------------------------------------------------------------- parse time
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "expected"),
+    [
+        ({"sync_mode": "bounc"}, ["sync_mode", "'bounce'", "'remap'"]),
+        ({"temperature": 1.5}, ["temperature", "1"]),
+        ({"model": "react-1"}, ["model", "lipsync-2", "lipsync-2-pro"]),
+        ({"output_format": "AVI"}, ["output_format", "'MP4'", "'WEBM'", "'MOV'"]),
+        ({"output_quality": 5}, ["output_quality", "20"]),
+        ({"audio": None}, ["audio", "speech"]),
+        ({"segments": [{"startTime": 0, "endTime": 2, "ref": "nope"}]}, ["segments", "nope", "audio-1"]),
+        ({"poll_interval": 0}, ["poll_interval"]),
+    ],
+)
+def test_literal_bad_values_fail_when_the_dag_is_parsed(kwargs: dict[str, Any], expected: list[str]) -> None:
+    with pytest.raises(SyncValidationError) as err:
+        lipsync(**kwargs)
+    for fragment in expected:
+        assert fragment in str(err.value)
+
+
+def test_react_refuses_segments_and_lipsync_has_no_react_settings() -> None:
+    with pytest.raises(SyncValidationError, match="segments"):
+        SyncReactOperator(
+            task_id="r", video=VIDEO, audio=AUDIO, segments=[{"startTime": 0, "endTime": 1, "ref": "audio-1"}]
+        )
+    with pytest.raises(SyncValidationError, match=r"emotion_prompt.*'happy'"):
+        SyncReactOperator(task_id="r", video=VIDEO, audio=AUDIO, emotion_prompt="joyful")
+    with pytest.raises(TypeError):
+        SyncLipsyncOperator(task_id="l", video=VIDEO, audio=AUDIO, emotion_prompt="happy")  # type: ignore[call-arg]
+
+
+def test_templated_values_wait_for_execute_but_literal_ones_next_to_them_are_checked() -> None:
+    lipsync(sync_mode="{{ params.mode }}", audio="{{ params.audio }}")  # no error at parse time
+    with pytest.raises(SyncValidationError, match="temperature"):
+        lipsync(sync_mode="{{ params.mode }}", temperature=3)
+    # A segment may reference an id whose audio list is only known at run time.
+    lipsync(audio="{{ params.audio_list }}", segments=[{"startTime": 0, "endTime": 1, "ref": "later"}])
+
+
+# ---------------------------------------------------------------- templating
+
+
+def test_every_parameter_is_templated_including_nested_structures() -> None:
+    op = SyncReactOperator(
+        task_id="react",
+        video="{{ params.video }}",
+        audio=[{"id": "{{ params.audio_id }}", "source": "{{ dag_run.conf['audio'] }}"}],
+        sync_mode="{{ dag_run.conf.get('mode', 'bounce') }}",
+        temperature="{{ params.temperature }}",
+        edit_region="{{ params.region }}",
+        emotion_prompt="{{ dag_run.conf['emotion'] }}",
+        output_format="{{ params.fmt }}",
+        output_quality="{{ params.quality }}",
+    )
+    assert {"video", "audio", "speech", "segments", "edit_region", "emotion_prompt"} <= set(
+        op.template_fields
+    )
+    ctx = context(
+        params={
+            "video": "https://cdn.test/take.mp4",
+            "audio_id": "fr",
+            "temperature": 0.2,
+            "region": "head",
+            "fmt": "webm",
+            "quality": 80,
+        },
+        dag_run=SimpleNamespace(conf={"audio": "https://cdn.test/fr.wav", "mode": "loop", "emotion": "sad"}),
+    )
+    op.render_template_fields(ctx)
+    assert op.build_request(task_uuid="6ba7b829-9dad-11d1-80b4-00c04fd430c9") == {
+        "taskType": "videoInference",
+        "taskUUID": "6ba7b829-9dad-11d1-80b4-00c04fd430c9",
+        "model": "sync:react-1@1",
+        "deliveryMethod": "async",
+        "includeCost": True,
+        "outputFormat": "WEBM",
+        "outputQuality": 80,
+        "inputs": {
+            "video": "https://cdn.test/take.mp4",
+            "audio": [{"id": "fr", "source": "https://cdn.test/fr.wav"}],
+        },
+        "providerSettings": {
+            "sync": {"syncMode": "loop", "temperature": 0.2, "editRegion": "head", "emotionPrompt": "sad"}
+        },
+    }
+
+
+def test_bad_templated_value_fails_at_execute_before_any_http_request(fake_runware: FakeRunware) -> None:
+    op = lipsync(sync_mode="{{ params.mode }}")
+    op.render_template_fields(context(params={"mode": "boomerang"}))
+    with pytest.raises(SyncValidationError, match=r"sync_mode.*'boomerang'.*'bounce'"):
+        op.execute(context())
+    assert fake_runware.tasks == []
+
+
+# ---------------------------------------------------------------- execution
+
+
+def test_deferrable_execute_submits_once_then_defers_to_the_trigger(fake_runware: FakeRunware) -> None:
+    op = lipsync(deferrable=True, sync_mode="loop")
+    ti = FakeTI()
+    with pytest.raises(TaskDeferred) as deferred:
+        op.execute(context(ti))
+    trigger = deferred.value.trigger
+    assert isinstance(trigger, RunwareTaskTrigger)
+    assert deferred.value.method_name == "execute_complete"
+    [submitted] = fake_runware.submissions
+    assert trigger.task_uuid == submitted["taskUUID"] == ti.xcoms["task_uuid"]
+    assert submitted == op.build_request(task_uuid=submitted["taskUUID"])
+    assert trigger.poll_interval == pytest.approx(0.01)
+
+
+def test_worker_polling_returns_the_result(fake_runware: FakeRunware) -> None:
+    op = lipsync(deferrable=False, output_format="mov")
+    result = op.execute(context())
+    [submitted] = fake_runware.submissions
+    polls = [t for t in fake_runware.tasks if t["taskType"] == "getResponse"]
+    assert len(polls) >= 2  # the idempotency probe, then polls until success
+    assert result["task_uuid"] == submitted["taskUUID"]
+    assert result["model"] == "sync:lipsync-2@1"
+    assert result["status"] == "success"
+    assert result["video_url"] == SUCCESS["videoURL"]
+    assert result["video_uuid"] == SUCCESS["videoUUID"]
+    assert result["cost"] == SUCCESS["cost"]
+    assert result["output_format"] == "MOV"
+
+
+def test_a_rerun_of_the_same_task_instance_reattaches_instead_of_paying_twice(
+    fake_runware: FakeRunware,
+) -> None:
+    fake_runware.script = [{"status": "processing"}]
+    for _ in range(3):
+        with pytest.raises(TaskDeferred):
+            lipsync(deferrable=True).execute(context(FakeTI()))
+    assert len(fake_runware.submissions) == 1
+
+
+def test_a_failed_job_is_retried_under_a_new_uuid(fake_runware: FakeRunware) -> None:
+    fake_runware.script = [
+        {"status": "error", "error": {"code": "timeoutProvider", "message": "took too long"}}
+    ]
+    with pytest.raises(RunwareJobError) as err:
+        lipsync(deferrable=False).execute(context())
+    assert err.value.code == "timeoutProvider"
+    assert "took too long" in str(err.value)
+    fake_runware.script = [SUCCESS]
+    result = lipsync(deferrable=False).execute(context())
+    first, second = fake_runware.submissions
+    assert first["taskUUID"] != second["taskUUID"] == result["task_uuid"]
+
+
+def test_execute_complete_turns_events_into_results_and_errors() -> None:
+    op = lipsync()
+    ok = op.execute_complete(
+        context(),
+        {"status": "success", "task_uuid": "u-1", "result": SUCCESS, "elapsed": 3.5},
+        "sync:lipsync-2@1",
+    )
+    assert ok["video_url"] == SUCCESS["videoURL"]
+    assert ok["elapsed"] == 3.5
+    with pytest.raises(RunwareJobError) as err:
+        op.execute_complete(
+            context(),
+            {"status": "error", "task_uuid": "u-2", "error": {"code": "invalidAudio", "message": "no voice"}},
+        )
+    assert (err.value.code, err.value.task_uuid) == ("invalidAudio", "u-2")
+    assert "no voice" in str(err.value)
+    with pytest.raises(RunwareTimeoutError, match="u-3"):
+        op.execute_complete(context(), {"status": "timeout", "task_uuid": "u-3", "message": "gave up on u-3"})
+
+
+def test_worker_polling_times_out_naming_the_task_uuid(fake_runware: FakeRunware) -> None:
+    fake_runware.script = [{"status": "processing"}]
+    with pytest.raises(RunwareTimeoutError) as err:
+        lipsync(deferrable=False, timeout=0.2).execute(context())
+    assert fake_runware.submissions[0]["taskUUID"] in str(err.value)
+
+
+def test_a_refused_key_fails_without_leaking_it(runware_conn: str) -> None:
+    import httpx
+    import respx
+
+    body = {"errors": [{"code": "invalidApiKey", "message": "Invalid API key", "parameter": "apiKey"}]}
+    with respx.mock:
+        route = respx.post("http://runware.test/v1").mock(return_value=httpx.Response(401, json=body))
+        with pytest.raises(RunwareAuthError) as err:
+            lipsync(deferrable=True).execute(context())
+    assert route.call_count == 1  # permanent: not retried
+    assert err.value.code == "invalidApiKey"
+    assert API_KEY not in str(err.value)
+    assert API_KEY not in repr(err.value.to_dict())
+
+
+def test_deferrable_defaults_to_the_airflow_setting() -> None:
+    from airflow.sdk import conf
+
+    assert lipsync().deferrable is conf.getboolean("operators", "default_deferrable", fallback=False)
