@@ -20,6 +20,7 @@ import hashlib
 import json
 import logging
 import uuid
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -36,9 +37,15 @@ MAX_GENERATIONS = 20
 log = logging.getLogger(__name__)
 
 
-def request_fingerprint(task: dict[str, Any]) -> str:
-    """A short, stable digest of a task object, ignoring its ``taskUUID``."""
-    body = {k: v for k, v in task.items() if k != "taskUUID"}
+def request_fingerprint(task: dict[str, Any], media_versions: Sequence[str] = ()) -> str:
+    """A short, stable digest of a task object, ignoring its ``taskUUID``.
+
+    ``media_versions`` identify the content of local files to upload (their path alone is in
+    ``task``), so replacing a file under the same name makes a new job.
+    """
+    body: dict[str, Any] = {k: v for k, v in task.items() if k != "taskUUID"}
+    if media_versions:
+        body["_media"] = list(media_versions)
     canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
     return hashlib.sha256(canonical.encode()).hexdigest()[:32]
 
@@ -81,8 +88,17 @@ class Attachment:
         return self.state is not None and self.state.finished
 
 
-def submit_or_attach(hook: RunwareHook, task: dict[str, Any], key: JobKey, logger: Any = log) -> Attachment:
+def submit_or_attach(
+    hook: RunwareHook,
+    task: dict[str, Any],
+    key: JobKey,
+    logger: Any = log,
+    prepare: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+) -> Attachment:
     """Submit ``task`` under its deterministic UUID, unless that job exists already.
+
+    ``prepare`` runs only when a job is really about to be submitted (for example to upload
+    local media first), so re-attaching costs no upload.
 
     :raises RunwareError: when Runware refuses the submission (other than as a duplicate).
     :raises AirflowFailException: after :data:`MAX_GENERATIONS` failed jobs.
@@ -100,6 +116,9 @@ def submit_or_attach(hook: RunwareHook, task: dict[str, Any], key: JobKey, logge
         if state.status in ("processing", "success"):
             logger.info("Re-attaching to job %s submitted earlier (status: %s)", task_uuid, state.status)
             return Attachment(task_uuid, generation, submitted=False, state=state)
+        if prepare is not None:
+            task = prepare(task)
+            prepare = None
         ack = hook.submit_task({**task, "taskUUID": task_uuid})
         if ack.get("duplicate"):
             logger.info("Job %s was already submitted (an earlier answer was lost); re-attaching", task_uuid)

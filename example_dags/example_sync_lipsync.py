@@ -30,6 +30,7 @@ with DAG(
         "temperature": Param(0.5, type="number", minimum=0, maximum=1),
         "output_format": Param("MP4", enum=["MP4", "WEBM", "MOV"]),
         "poll_interval": Param(10, type="number", minimum=0.1),
+        "output_path": Param("", type="string", description="Where to save the video (empty: don't)"),
     },
 ) as dag:
     lipsync = SyncLipsyncOperator(
@@ -42,4 +43,5 @@ with DAG(
         active_speaker_detection=True,
         output_format="{{ params.output_format }}",
         poll_interval="{{ params.poll_interval }}",
+        output_path="{{ params.output_path }}",
     )

@@ -21,6 +21,7 @@ from tenacity import (
 
 from airflow_provider_sync import __version__
 from airflow_provider_sync.exceptions import RunwareAPIError, RunwareError, RunwareTransientError
+from airflow_provider_sync.media import CHUNK, LocalMedia, save_stream, upload_body
 from airflow_provider_sync.protocol import RunwareResponse, TaskState, ack_for, parse_body, task_state
 
 DEFAULT_BASE_URL = "https://api.runware.ai/v1"
@@ -94,6 +95,7 @@ class RunwareHook(BaseHook):
         self._max_attempts_override = max_attempts
         self._client: httpx.Client | None = None
         self._async_client: httpx.AsyncClient | None = None
+        self._download_client: httpx.Client | None = None
         self._settings: _ConnectionSettings | None = None
 
     # ---------------------------------------------------------------- connection form
@@ -170,10 +172,11 @@ class RunwareHook(BaseHook):
         return self._async_client
 
     def close(self) -> None:
-        """Close the synchronous client."""
-        if self._client is not None:
-            self._client.close()
-            self._client = None
+        """Close the synchronous clients."""
+        for client in (self._client, self._download_client):
+            if client is not None:
+                client.close()
+        self._client = self._download_client = None
 
     async def aclose(self) -> None:
         """Close the asynchronous client."""
@@ -252,6 +255,62 @@ class RunwareHook(BaseHook):
         """Async :meth:`get_task_state`."""
         return (await self.aget_task_states([task_uuid]))[task_uuid]
 
+    # ---------------------------------------------------------------- media
+
+    def upload_media(self, media: LocalMedia) -> dict[str, Any]:
+        """Store a file at Runware (``mediaStorage`` upload); return ``mediaUUID`` and ``mediaURL``.
+
+        The body is streamed from the file as base64, so memory stays flat whatever its size;
+        a retried attempt reads the file again from the start.
+        """
+        client = self.get_conn()
+        url = self.settings.base_url
+        task_uuid = str(uuid.uuid4())
+
+        def attempt() -> dict[str, Any]:
+            try:
+                resp = client.post(
+                    url,
+                    content=upload_body(task_uuid, media),
+                    headers={"Content-Type": "application/json"},
+                    timeout=self.settings.httpx_timeout(upload=True),
+                )
+            except httpx.TransportError as exc:
+                raise _transport_error(exc) from exc
+            return ack_for(parse_body(resp.status_code, resp.content, dict(resp.headers)), task_uuid)
+
+        ack = self._retrying()(attempt)
+        if not ack.get("mediaUUID"):
+            raise RunwareAPIError(f"mediaStorage answered without a mediaUUID: {ack}", task_uuid=task_uuid)
+        return ack
+
+    def download(self, url: str, target: str) -> int:
+        """Stream the file at ``url`` to ``target`` (path or object-storage URL); return bytes written.
+
+        Uses a client without the API key: result URLs point at Runware's CDN (or anywhere),
+        and the key must not travel there.
+        """
+        if self._download_client is None:
+            self._download_client = httpx.Client(
+                timeout=self.settings.httpx_timeout(upload=True), follow_redirects=True, limits=_limits()
+            )
+        client = self._download_client
+
+        def attempt() -> int:
+            try:
+                with client.stream("GET", url) as resp:
+                    if resp.status_code == 429 or resp.status_code >= 500:
+                        raise RunwareTransientError(f"HTTP {resp.status_code} downloading {url}")
+                    if resp.status_code >= 400:
+                        raise RunwareAPIError(
+                            f"HTTP {resp.status_code} downloading {url}", status_code=resp.status_code
+                        )
+                    return save_stream(resp.iter_bytes(CHUNK), target)
+            except httpx.TransportError as exc:
+                raise _transport_error(exc) from exc
+
+        return self._retrying()(attempt)
+
     def test_connection(self) -> tuple[bool, str]:
         """Check the key and the URL with one harmless ``getResponse`` for an unknown task."""
         probe = str(uuid.UUID(int=0))
@@ -297,8 +356,11 @@ class _ConnectionSettings:
             "User-Agent": f"airflow-provider-sync/{__version__}",
         }
 
-    def httpx_timeout(self) -> httpx.Timeout:
-        # Connecting should be quick; reading an answer may take the whole budget.
+    def httpx_timeout(self, upload: bool = False) -> httpx.Timeout:
+        # Connecting should be quick; reading an answer may take the whole budget. Moving a
+        # whole video can take far longer than one answer: only each read/write is bounded.
+        if upload:
+            return httpx.Timeout(max(self.timeout, 300.0), connect=min(10.0, self.timeout))
         return httpx.Timeout(self.timeout, connect=min(10.0, self.timeout))
 
 

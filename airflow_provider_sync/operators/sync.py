@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from airflow.sdk import BaseOperator, conf
+from airflow.sdk import Asset, BaseOperator, conf
 
 from airflow_provider_sync.exceptions import (
     RunwareAPIError,
@@ -18,7 +18,9 @@ from airflow_provider_sync.exceptions import (
     RunwareTimeoutError,
     SyncValidationError,
 )
+from airflow_provider_sync.links import VIDEO_URL_XCOM_KEY, SyncOutputVideoLink
 from airflow_provider_sync.models import build_video_inference, coerce_structure, resolve_model
+from airflow_provider_sync.polling import format_duration
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -82,6 +84,7 @@ class SyncBaseOperator(BaseOperator):
     allowed_models: ClassVar[tuple[str, ...]] = ()
     template_fields: Sequence[str] = (
         *_REQUEST_PARAMS,
+        "output_path",
         "runware_conn_id",
         "poll_interval",
         "timeout",
@@ -92,6 +95,7 @@ class SyncBaseOperator(BaseOperator):
         "segments": "json",
     }
     ui_color = "#f2e6ff"
+    operator_extra_links = (SyncOutputVideoLink(),)
 
     def __init__(
         self,
@@ -108,6 +112,8 @@ class SyncBaseOperator(BaseOperator):
         output_format: str | None = None,
         output_quality: int | str | None = None,
         include_cost: bool = True,
+        output_path: str | None = None,
+        output_asset: Asset | str | None = None,
         runware_conn_id: str = "runware_default",
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         poll_interval: float | str = 10.0,
@@ -127,6 +133,10 @@ class SyncBaseOperator(BaseOperator):
         self.output_format = output_format
         self.output_quality = output_quality
         self.include_cost = include_cost
+        self.output_path = output_path
+        self.output_asset = Asset(output_asset) if isinstance(output_asset, str) else output_asset
+        if self.output_asset is not None and self.output_asset not in self.outlets:
+            self.outlets = [*self.outlets, self.output_asset]
         self.runware_conn_id = runware_conn_id
         self.deferrable = deferrable
         self.poll_interval = poll_interval
@@ -180,25 +190,29 @@ class SyncBaseOperator(BaseOperator):
     def execute(self, context: Context) -> dict[str, Any]:
         """Validate, submit (or re-attach to) the job, then defer or poll until it ends."""
         from airflow_provider_sync.idempotency import JobKey, request_fingerprint, submit_or_attach
+        from airflow_provider_sync.media import find_local_media
 
         request = self.build_request()
         poll_interval = _seconds(self.poll_interval, "poll_interval")
         timeout = _seconds(self.timeout, "timeout")
+        uploads = find_local_media(request)  # checks files before any request is sent
         ti = context["ti"]
         key = JobKey(
             dag_id=ti.dag_id,
             run_id=ti.run_id,
             task_id=ti.task_id,
             map_index=ti.map_index if ti.map_index is not None else -1,
-            fingerprint=request_fingerprint(request),
+            fingerprint=request_fingerprint(request, [m.version for m in uploads]),
         )
         self.log.info(
-            "Submitting %s: video=%s, %s",
+            "Request for %s: video=%s, %s",
             request["model"],
             request["inputs"]["video"],
             _describe_inputs(request),
         )
-        attachment = submit_or_attach(self.hook, request, key, self.log)
+        attachment = submit_or_attach(
+            self.hook, request, key, self.log, prepare=(lambda task: self._upload(task, uploads))
+        )
         task_uuid = self._task_uuid = attachment.task_uuid
         ti.xcom_push(key="task_uuid", value=task_uuid)
         self.log.info(
@@ -213,7 +227,7 @@ class SyncBaseOperator(BaseOperator):
 
             event = JobWatch(task_uuid, deadline=deadline, started=started).on_state(attachment.state)
             assert event is not None
-            return self._finish(event, request["model"])
+            return self._finish(event, request["model"], context)
         if self.deferrable:
             from airflow_provider_sync.triggers.runware import RunwareTaskTrigger
 
@@ -229,8 +243,25 @@ class SyncBaseOperator(BaseOperator):
                 kwargs={"model": request["model"]},
             )
         return self._finish(
-            self._poll_in_worker(task_uuid, poll_interval, deadline, started), request["model"]
+            self._poll_in_worker(task_uuid, poll_interval, deadline, started), request["model"], context
         )
+
+    def _upload(self, task: dict[str, Any], uploads: list[Any]) -> dict[str, Any]:
+        """Upload local media inputs; return the task with their media UUIDs in place."""
+        from airflow_provider_sync.media import replace_sources
+
+        if not uploads:
+            return task
+        uploaded: dict[str, str] = {}
+        for media in uploads:
+            if media.source in uploaded:
+                continue
+            mib = media.size / 2**20
+            self.log.info("Uploading %s %s (%.1f MiB) to Runware", media.field, media.source, mib)
+            ack = self.hook.upload_media(media)
+            uploaded[media.source] = str(ack["mediaUUID"])
+            self.log.info("Uploaded %s as media %s", media.source, ack["mediaUUID"])
+        return replace_sources(task, uploaded)
 
     def _poll_in_worker(
         self, task_uuid: str, poll_interval: float, deadline: float, started: float
@@ -259,9 +290,9 @@ class SyncBaseOperator(BaseOperator):
         self, context: Context, event: dict[str, Any], model: str | None = None
     ) -> dict[str, Any]:
         """Resume after the trigger fired: return the result or raise the job's error."""
-        return self._finish(event, model or resolve_model(str(self.model)).air_id)
+        return self._finish(event, model or resolve_model(str(self.model)).air_id, context)
 
-    def _finish(self, event: dict[str, Any], model: str) -> dict[str, Any]:
+    def _finish(self, event: dict[str, Any], model: str, context: Context) -> dict[str, Any]:
         status = event.get("status")
         task_uuid = str(event.get("task_uuid"))
         if status == "success":
@@ -279,12 +310,19 @@ class SyncBaseOperator(BaseOperator):
             }
             cost = f", cost USD {result['cost']}" if result["cost"] is not None else ""
             self.log.info(
-                "Runware task %s succeeded after %ss%s: %s",
+                "Runware task %s succeeded after %s%s: %s",
                 task_uuid,
-                event.get("elapsed"),
+                format_duration(float(event.get("elapsed") or 0)),
                 cost,
                 result["video_url"],
             )
+            context["ti"].xcom_push(key=VIDEO_URL_XCOM_KEY, value=result["video_url"])
+            if self.output_path:
+                result.update(self._save_output(result))
+            if self.output_asset is not None:
+                keys = ("task_uuid", "model", "video_url", "output_path", "cost")
+                extra = {k: result[k] for k in keys if k in result}
+                context["outlet_events"][self.output_asset].extra = extra
             return result
         if status == "timeout":
             raise RunwareTimeoutError(str(event.get("message")), task_uuid=task_uuid, code="timeout")
@@ -298,6 +336,24 @@ class SyncBaseOperator(BaseOperator):
             task_type=err.get("task_type"),
             status_code=err.get("status_code"),
         )
+
+    def _save_output(self, result: dict[str, Any]) -> dict[str, Any]:
+        from airflow_provider_sync.media import output_target
+
+        if not result.get("video_url"):
+            raise RunwareJobError(
+                "Runware reported success without a videoURL", task_uuid=result["task_uuid"]
+            )
+        target = output_target(str(self.output_path), result["task_uuid"], result["output_format"])
+        started = time.monotonic()
+        size = self.hook.download(result["video_url"], target)
+        self.log.info(
+            "Saved the video to %s (%.1f MiB in %s)",
+            target,
+            size / 2**20,
+            format_duration(time.monotonic() - started),
+        )
+        return {"output_path": target, "output_bytes": size}
 
     def on_kill(self) -> None:
         """Runware has no way to cancel a job: say which one keeps running."""
@@ -317,6 +373,9 @@ def _describe_inputs(request: dict[str, Any]) -> str:
         for s in inputs.get("speech", [])
     ]
     settings = request.get("providerSettings", {}).get("sync", {})
+    for key in ("outputFormat", "outputQuality"):
+        if key in request:
+            parts.append(f"{key}={request[key]}")
     if settings:
         parts.append("settings " + ", ".join(f"{k}={v}" for k, v in settings.items() if k != "segments"))
         if "segments" in settings:
@@ -354,8 +413,9 @@ def _stand_ins(params: dict[str, Any], unresolved: set[str], default_model: str)
 class SyncLipsyncOperator(SyncBaseOperator):
     """Lip-sync a video to new audio or text-to-speech with Sync's ``lipsync-2`` or ``lipsync-2-pro``.
 
-    :param video: the video to edit: a Runware media UUID or a URL.
-    :param audio: the new audio: a list of ``{"id", "source"}`` (source: media UUID or URL),
+    :param video: the video to edit: a Runware media UUID, an http(s) URL, or a file to
+        upload first (local path, ``file://`` or object-storage URL such as ``s3://...``).
+    :param audio: the new audio: a list of ``{"id", "source"}`` (source as for ``video``),
         or a single source string (given the id ``audio-1``).
     :param speech: text to speak instead of (or besides) audio files: a list of
         ``{"id", "provider": {"name", "voiceId"}, "text"}``.
@@ -370,6 +430,12 @@ class SyncLipsyncOperator(SyncBaseOperator):
     :param output_format: ``MP4`` (Runware's default), ``WEBM`` or ``MOV``.
     :param output_quality: 20 to 99.
     :param include_cost: ask Runware to report the job's cost (USD).
+    :param output_path: save the finished video here: a local path or an object-storage URL
+        (``s3://bucket/key.mp4``); ending in ``/`` means "this folder, named after the job".
+        Recorded as ``output_path`` in the result.
+    :param output_asset: an :class:`~airflow.sdk.Asset` (or its URI) added to ``outlets``; each
+        successful render emits an event on it whose ``extra`` holds the task UUID, video URL,
+        output path and cost, so downstream DAGs can be scheduled on new renders.
     :param runware_conn_id: the ``runware`` connection (API key and base URL).
     :param deferrable: wait in the triggerer (default: ``[operators] default_deferrable``).
     :param poll_interval: seconds between status polls.
