@@ -23,8 +23,12 @@ API_KEY = "demo-key-not-a-secret"
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sync-mode", default="bounce", choices=["bounce", "loop", "cut_off", "silence", "remap"])
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--sync-mode", default="bounce", choices=["bounce", "loop", "cut_off", "silence", "remap"]
+    )
     parser.add_argument("--output-format", default="MP4", choices=["MP4", "WEBM", "MOV"])
     parser.add_argument("--render-seconds", type=float, default=4.0, help="emulated render time")
     args = parser.parse_args()
