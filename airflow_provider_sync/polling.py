@@ -21,6 +21,62 @@ from airflow_provider_sync.protocol import TaskState
 DEFAULT_NOT_FOUND_GRACE = 120.0
 #: A progress line is logged at most this often, not once per poll.
 PROGRESS_EVERY = 60.0
+#: With an expected render time, the first poll waits this share of it.
+FIRST_POLL_SHARE = 0.6
+#: After that first poll, polling restarts at ``poll_interval * RAMP_START`` and grows by
+#: ``RAMP_FACTOR`` per poll up to ``poll_interval``: the job is probably nearly done, so ask
+#: more often at first, then back off.
+RAMP_START = 0.25
+RAMP_FACTOR = 1.5
+#: Seconds of rendering per second of speech we assume for text-to-speech inputs.
+RENDER_SECONDS_PER_AUDIO_SECOND = 2.0
+#: Characters of text per second of speech, for the same estimate.
+SPEECH_CHARS_PER_SECOND = 15.0
+
+
+def estimate_render_time(request: dict[str, Any]) -> float | None:
+    """A rough render time for a request, when its length can be known without I/O.
+
+    Only text-to-speech inputs tell their length (through the text); for audio files we
+    return ``None`` and polling falls back to the configured interval.
+    """
+    speech = request.get("inputs", {}).get("speech") or []
+    if not speech or request.get("inputs", {}).get("audio"):
+        return None
+    chars = sum(len(str(item.get("text", ""))) for item in speech)
+    return chars / SPEECH_CHARS_PER_SECOND * RENDER_SECONDS_PER_AUDIO_SECOND
+
+
+@dataclass
+class PollSchedule:
+    """When to poll next: a first delay, then (when ``ramp``) a ramp up to ``poll_interval``.
+
+    The first delay is counted from ``started``, so a schedule rebuilt after a triggerer
+    restart does not wait the whole first delay again.
+    """
+
+    poll_interval: float
+    first_delay: float
+    started: float
+    ramp: bool = False
+    _next: float | None = None
+
+    def next_delay(self, now: float | None = None) -> float:
+        """Seconds to sleep before the next poll."""
+        now = time.time() if now is None else now
+        if self._next is None:
+            self._next = max(0.1, self.poll_interval * RAMP_START) if self.ramp else self.poll_interval
+            return max(0.0, self.started + self.first_delay - now)
+        delay = min(self._next, self.poll_interval)
+        self._next = min(self.poll_interval, self._next * RAMP_FACTOR)
+        return delay
+
+
+def first_poll_delay(poll_interval: float, expected_render_time: float | None) -> tuple[float, bool]:
+    """The first poll's delay and whether to ramp afterwards (see :class:`PollSchedule`)."""
+    if expected_render_time is None or expected_render_time <= 0:
+        return poll_interval, False
+    return max(1.0, FIRST_POLL_SHARE * expected_render_time), True
 
 
 def format_duration(seconds: float) -> str:

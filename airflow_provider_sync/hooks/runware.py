@@ -30,7 +30,7 @@ DEFAULT_MAX_ATTEMPTS = 5
 DEFAULT_RETRY_MIN_WAIT = 1.0
 DEFAULT_RETRY_MAX_WAIT = 30.0
 # Runware accepts many tasks per request; beyond this, one slow answer delays too many jobs.
-MAX_TASKS_PER_REQUEST = 100
+MAX_TASKS_PER_REQUEST = 250
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -235,7 +235,7 @@ class RunwareHook(BaseHook):
         """``getResponse`` for several tasks, batched; one :class:`TaskState` per UUID."""
         out: dict[str, TaskState] = {}
         for chunk in _chunks(list(task_uuids)):
-            response = self.run_tasks([_get_response(u) for u in chunk])
+            response = self.run_tasks([get_response_task(u) for u in chunk])
             out.update(_states(response, chunk))
         return out
 
@@ -243,7 +243,7 @@ class RunwareHook(BaseHook):
         """Async :meth:`get_task_states`."""
         out: dict[str, TaskState] = {}
         for chunk in _chunks(list(task_uuids)):
-            response = await self.arun_tasks([_get_response(u) for u in chunk])
+            response = await self.arun_tasks([get_response_task(u) for u in chunk])
             out.update(_states(response, chunk))
         return out
 
@@ -413,7 +413,8 @@ def _transport_error(exc: httpx.TransportError) -> RunwareTransientError:
     return RunwareTransientError(f"{type(exc).__name__} talking to Runware: {exc or 'no detail'}")
 
 
-def _get_response(task_uuid: str) -> dict[str, Any]:
+def get_response_task(task_uuid: str) -> dict[str, Any]:
+    """The ``getResponse`` task asking about ``task_uuid``."""
     return {"taskType": "getResponse", "taskUUID": task_uuid}
 
 

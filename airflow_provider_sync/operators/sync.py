@@ -20,7 +20,12 @@ from airflow_provider_sync.exceptions import (
 )
 from airflow_provider_sync.links import VIDEO_URL_XCOM_KEY, SyncOutputVideoLink
 from airflow_provider_sync.models import build_video_inference, coerce_structure, resolve_model
-from airflow_provider_sync.polling import format_duration
+from airflow_provider_sync.polling import (
+    PollSchedule,
+    estimate_render_time,
+    first_poll_delay,
+    format_duration,
+)
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -88,6 +93,7 @@ class SyncBaseOperator(BaseOperator):
         "runware_conn_id",
         "poll_interval",
         "timeout",
+        "expected_render_time",
     )
     template_fields_renderers: ClassVar[dict[str, str]] = {
         "audio": "json",
@@ -118,6 +124,7 @@ class SyncBaseOperator(BaseOperator):
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         poll_interval: float | str = 10.0,
         timeout: float | timedelta | str = timedelta(hours=1),
+        expected_render_time: float | timedelta | str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -141,6 +148,7 @@ class SyncBaseOperator(BaseOperator):
         self.deferrable = deferrable
         self.poll_interval = poll_interval
         self.timeout = timeout
+        self.expected_render_time = expected_render_time
         self._check_parse_time()
 
     # ------------------------------------------------------------------ request
@@ -152,9 +160,9 @@ class SyncBaseOperator(BaseOperator):
         """Fail at DAG parse time on literal values; templated ones wait for ``execute``."""
         params = self._request_params()
         unresolved = {k for k, v in params.items() if _is_unresolved(v)}
-        for name in ("poll_interval", "timeout"):
+        for name in ("poll_interval", "timeout", "expected_render_time"):
             value = getattr(self, name)
-            if not _is_unresolved(value):
+            if value not in (None, "") and not _is_unresolved(value):
                 _seconds(value, name)
         if not unresolved:
             self._build(params)
@@ -228,6 +236,15 @@ class SyncBaseOperator(BaseOperator):
             event = JobWatch(task_uuid, deadline=deadline, started=started).on_state(attachment.state)
             assert event is not None
             return self._finish(event, request["model"], context)
+        expected = (
+            _seconds(self.expected_render_time, "expected_render_time")
+            if self.expected_render_time not in (None, "")
+            else estimate_render_time(request)
+        )
+        first_delay, ramp = first_poll_delay(poll_interval, expected)
+        if attachment.submitted is False:
+            first_delay, ramp = min(first_delay, poll_interval), False  # it has been running a while
+        schedule = PollSchedule(poll_interval, first_delay, started, ramp=ramp)
         if self.deferrable:
             from airflow_provider_sync.triggers.runware import RunwareTaskTrigger
 
@@ -238,13 +255,13 @@ class SyncBaseOperator(BaseOperator):
                     poll_interval=poll_interval,
                     deadline=deadline,
                     started=started,
+                    first_poll_delay=first_delay,
+                    ramp=ramp,
                 ),
                 method_name="execute_complete",
                 kwargs={"model": request["model"]},
             )
-        return self._finish(
-            self._poll_in_worker(task_uuid, poll_interval, deadline, started), request["model"], context
-        )
+        return self._finish(self._poll_in_worker(task_uuid, schedule, deadline), request["model"], context)
 
     def _upload(self, task: dict[str, Any], uploads: list[Any]) -> dict[str, Any]:
         """Upload local media inputs; return the task with their media UUIDs in place."""
@@ -263,16 +280,14 @@ class SyncBaseOperator(BaseOperator):
             self.log.info("Uploaded %s as media %s", media.source, ack["mediaUUID"])
         return replace_sources(task, uploaded)
 
-    def _poll_in_worker(
-        self, task_uuid: str, poll_interval: float, deadline: float, started: float
-    ) -> dict[str, Any]:
+    def _poll_in_worker(self, task_uuid: str, schedule: PollSchedule, deadline: float) -> dict[str, Any]:
         from airflow_provider_sync.polling import JobWatch
 
-        watch = JobWatch(task_uuid, deadline=deadline, started=started)
+        watch = JobWatch(task_uuid, deadline=deadline, started=schedule.started)
         hook = self.hook
         while True:
             left = watch.seconds_left() or 0.0
-            time.sleep(max(0.0, min(poll_interval, left)))
+            time.sleep(max(0.0, min(schedule.next_delay(), left)))
             if (event := watch.check_deadline()) is not None:
                 return event
             try:
@@ -440,6 +455,10 @@ class SyncLipsyncOperator(SyncBaseOperator):
     :param deferrable: wait in the triggerer (default: ``[operators] default_deferrable``).
     :param poll_interval: seconds between status polls.
     :param timeout: how long to wait for the render (seconds or a ``timedelta``).
+    :param expected_render_time: roughly how long the render should take (seconds or a
+        ``timedelta``). The first poll then waits 60% of it and polling backs off from a
+        quarter of ``poll_interval`` to ``poll_interval``. Estimated from the text for
+        speech-only requests; otherwise polls start after ``poll_interval``.
     """
 
     allowed_models = ("sync:lipsync-2@1", "sync:lipsync-2-pro@1")

@@ -11,7 +11,8 @@ from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from airflow_provider_sync.exceptions import RunwareError
 from airflow_provider_sync.hooks.runware import RunwareHook
-from airflow_provider_sync.polling import DEFAULT_NOT_FOUND_GRACE, JobWatch
+from airflow_provider_sync.polling import DEFAULT_NOT_FOUND_GRACE, JobWatch, PollSchedule
+from airflow_provider_sync.triggers.poller import poller_for, release_poller
 
 
 class RunwareTaskTrigger(BaseTrigger):
@@ -21,14 +22,20 @@ class RunwareTaskTrigger(BaseTrigger):
     and picks up the same job. The deadline is absolute (epoch seconds) for the same reason:
     a restart does not extend it.
 
+    Triggers on the same connection in one triggerer share one HTTP client, and their polls
+    are coalesced into batched ``getResponse`` requests (see
+    :mod:`airflow_provider_sync.triggers.poller`).
+
     :param task_uuid: the Runware job to wait for.
     :param runware_conn_id: the Airflow connection to poll with.
     :param poll_interval: seconds between polls once the first poll has been made.
     :param deadline: epoch seconds after which a ``timeout`` event is fired; ``None`` = never.
-    :param first_poll_delay: seconds before the first poll (renders take a while; asking at
-        once only costs a request). Defaults to ``poll_interval``.
+    :param first_poll_delay: seconds after ``started`` before the first poll (renders take a
+        while; asking at once only costs a request). Defaults to ``poll_interval``.
     :param started: epoch seconds when the job was submitted, for elapsed-time reporting.
     :param not_found_grace: seconds of "task not found" tolerated before failing.
+    :param ramp: after the first poll, start polling at a quarter of ``poll_interval`` and
+        back off to it (used when the first poll was timed on an expected render time).
 
     Events carry a JSON-able dict with ``status`` = ``success`` (with ``result``), ``error``
     (with ``error``: Runware's code and message) or ``timeout`` (with ``message``).
@@ -43,6 +50,7 @@ class RunwareTaskTrigger(BaseTrigger):
         first_poll_delay: float | None = None,
         started: float | None = None,
         not_found_grace: float = DEFAULT_NOT_FOUND_GRACE,
+        ramp: bool = False,
     ) -> None:
         super().__init__()
         self.task_uuid = task_uuid
@@ -52,6 +60,7 @@ class RunwareTaskTrigger(BaseTrigger):
         self.first_poll_delay = float(poll_interval if first_poll_delay is None else first_poll_delay)
         self.started = started if started is not None else time.time()
         self.not_found_grace = float(not_found_grace)
+        self.ramp = bool(ramp)
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         """Class path and keyword arguments that rebuild this trigger."""
@@ -65,6 +74,7 @@ class RunwareTaskTrigger(BaseTrigger):
                 "first_poll_delay": self.first_poll_delay,
                 "started": self.started,
                 "not_found_grace": self.not_found_grace,
+                "ramp": self.ramp,
             },
         )
 
@@ -73,10 +83,11 @@ class RunwareTaskTrigger(BaseTrigger):
         watch = JobWatch(
             self.task_uuid, deadline=self.deadline, started=self.started, not_found_grace=self.not_found_grace
         )
-        hook = RunwareHook(self.runware_conn_id)
-        delay = self.first_poll_delay
+        schedule = PollSchedule(self.poll_interval, self.first_poll_delay, self.started, ramp=self.ramp)
+        poller = poller_for(self.runware_conn_id)
         try:
             while True:
+                delay = schedule.next_delay()
                 left = watch.seconds_left()
                 await asyncio.sleep(max(0.0, delay if left is None else min(delay, left)))
                 if (event := watch.check_deadline()) is not None:
@@ -84,7 +95,7 @@ class RunwareTaskTrigger(BaseTrigger):
                     yield TriggerEvent(event)
                     return
                 try:
-                    state = await hook.aget_task_state(self.task_uuid)
+                    state = await poller.get_state(self.task_uuid, max_delay=self.poll_interval / 20)
                 except RunwareError as exc:
                     event = watch.on_failure(exc)
                     if event is None:
@@ -98,6 +109,5 @@ class RunwareTaskTrigger(BaseTrigger):
                     return
                 if watch.progress_due():
                     self.log.info(watch.progress_line())
-                delay = self.poll_interval
         finally:
-            await hook.aclose()
+            await release_poller(self.runware_conn_id, poller)

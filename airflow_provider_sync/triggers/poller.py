@@ -1,0 +1,211 @@
+"""One shared, batching ``getResponse`` poller per connection and event loop.
+
+A triggerer runs thousands of triggers in one event loop. Polling each job with its own
+request (and its own client) costs one HTTP round trip per job per cycle. Here every trigger
+on the same connection hands its poll to a :class:`BatchPoller`, which holds the polls that
+arrive within one short *window* and sends them together: one POST carries up to
+``max_batch`` ``getResponse`` tasks (Runware's API takes an array of tasks), over one pooled
+:class:`httpx.AsyncClient`. Each trigger gets back the state of its own job.
+
+Windows are aligned to a fixed grid (``window`` seconds), so triggers with the same poll
+interval fall into the same windows cycle after cycle, whatever their start times.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from airflow_provider_sync.exceptions import RunwareAPIError, RunwareAuthError, RunwareError
+from airflow_provider_sync.hooks.runware import MAX_TASKS_PER_REQUEST, RunwareHook, get_response_task
+from airflow_provider_sync.protocol import TaskState, task_state
+
+#: Seconds of the alignment grid: polls are delayed by at most this much to share a request.
+DEFAULT_WINDOW = 0.5
+#: Upper bound on ``getResponse`` tasks per POST.
+DEFAULT_MAX_BATCH = MAX_TASKS_PER_REQUEST
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class PollerStats:
+    """Counters for benchmarks and tests."""
+
+    requests: int = 0
+    polls: int = 0
+    batch_rejections: int = 0
+    largest_batch: int = 0
+    batch_sizes: list[int] = field(default_factory=list)
+
+
+class BatchPoller:
+    """Coalesces ``getResponse`` polls for one connection in one event loop.
+
+    Use :func:`poller_for` to get the shared instance; call :meth:`release` when done.
+
+    :param hook_factory: builds the hook (and so the one async client) this poller uses.
+    :param window: grid step in seconds; polls wait for the next grid point.
+    :param max_batch: most tasks per POST; halved (down to 1) if the server rejects a batch.
+    """
+
+    def __init__(
+        self,
+        hook_factory: Callable[[], RunwareHook],
+        *,
+        window: float = DEFAULT_WINDOW,
+        max_batch: int = DEFAULT_MAX_BATCH,
+    ) -> None:
+        self._hook = hook_factory()
+        self.window = window
+        self.max_batch = max(1, max_batch)
+        self.stats = PollerStats()
+        self._pending: dict[str, list[asyncio.Future[TaskState]]] = {}
+        self._flush: asyncio.TimerHandle | None = None
+        self._flush_due = 0.0
+        self._users = 0
+        self._inflight: set[asyncio.Task[None]] = set()
+
+    @property
+    def hook(self) -> RunwareHook:
+        """The hook whose async client every poll goes through."""
+        return self._hook
+
+    def acquire(self) -> None:
+        """Register one more user (trigger)."""
+        self._users += 1
+
+    async def release(self) -> bool:
+        """Unregister a user; close the client when the last one leaves. True if closed."""
+        self._users -= 1
+        if self._users > 0:
+            return False
+        if self._flush is not None:
+            self._flush.cancel()
+            self._flush = None
+        for task in list(self._inflight):
+            task.cancel()
+        await self._hook.aclose()
+        return True
+
+    async def get_state(self, task_uuid: str, max_delay: float | None = None) -> TaskState:
+        """The state of one job, fetched in the next shared request.
+
+        :param max_delay: wait at most this long for others to join (default: the window);
+            a trigger polling every 0.1 s should not wait half a second for company.
+        :raises RunwareError: what the request raised (after the hook's own retries).
+        """
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[TaskState] = loop.create_future()
+        self._pending.setdefault(task_uuid, []).append(future)
+        now = time.time()
+        due = math.ceil(now / self.window) * self.window if self.window > 0 else now
+        if max_delay is not None:
+            due = min(due, now + max(0.0, max_delay))
+        if self._flush is None or self._flush_due > due:
+            if self._flush is not None:
+                self._flush.cancel()
+            self._flush_due = due
+            self._flush = loop.call_later(max(0.0, due - now), self._start_flush)
+        try:
+            return await future
+        finally:
+            if not future.done():  # the trigger was cancelled: leave the batch cleanly
+                waiters = self._pending.get(task_uuid)
+                if waiters and future in waiters:
+                    waiters.remove(future)
+                    if not waiters:
+                        del self._pending[task_uuid]
+
+    def _start_flush(self) -> None:
+        self._flush = None
+        pending, self._pending = self._pending, {}
+        uuids = list(pending)
+        for start in range(0, len(uuids), self.max_batch):
+            chunk = {u: pending[u] for u in uuids[start : start + self.max_batch]}
+            task = asyncio.get_running_loop().create_task(self._send(chunk))
+            self._inflight.add(task)
+            task.add_done_callback(self._inflight.discard)
+
+    async def _send(self, waiters: dict[str, list[asyncio.Future[TaskState]]]) -> None:
+        uuids = list(waiters)
+        try:
+            states = await self._fetch(uuids)
+        except asyncio.CancelledError:
+            _fail(waiters, RunwareError("poller closed"))
+            raise
+        except Exception as exc:
+            _fail(waiters, exc)
+            return
+        for u, futures in waiters.items():
+            outcome = states[u]
+            for f in futures:
+                if f.done():
+                    continue
+                if isinstance(outcome, TaskState):
+                    f.set_result(outcome)
+                else:
+                    f.set_exception(outcome)
+
+    async def _fetch(self, uuids: list[str]) -> dict[str, TaskState | Exception]:
+        self.stats.requests += 1
+        self.stats.polls += len(uuids)
+        self.stats.largest_batch = max(self.stats.largest_batch, len(uuids))
+        try:
+            response = await self._hook.arun_tasks([get_response_task(u) for u in uuids])
+        except RunwareAPIError as exc:
+            # A refused key fails every poll alike; anything else may be the batch itself.
+            if len(uuids) == 1 or isinstance(exc, RunwareAuthError):
+                raise
+            self.stats.batch_rejections += 1
+            self.max_batch = max(1, len(uuids) // 2)
+            log.warning(
+                "Runware refused a batch of %d getResponse tasks (%s); batches are now at most %d",
+                len(uuids),
+                exc,
+                self.max_batch,
+            )
+            out: dict[str, TaskState | Exception] = {}
+            for start in range(0, len(uuids), self.max_batch):
+                out.update(await self._fetch(uuids[start : start + self.max_batch]))
+            return out
+        # One odd answer item must not fail the other jobs of the batch.
+        results: dict[str, TaskState | Exception] = {}
+        for u in uuids:
+            try:
+                results[u] = task_state(response, u)
+            except RunwareError as exc:
+                results[u] = exc
+        return results
+
+
+def _fail(waiters: dict[str, list[asyncio.Future[TaskState]]], exc: BaseException) -> None:
+    for futures in waiters.values():
+        for f in futures:
+            if not f.done():
+                f.set_exception(exc)
+
+
+_POLLERS: dict[tuple[str, int], BatchPoller] = {}
+
+
+def poller_for(conn_id: str) -> BatchPoller:
+    """The shared poller for ``conn_id`` in the running event loop (created on first use)."""
+    key = (conn_id, id(asyncio.get_running_loop()))
+    poller = _POLLERS.get(key)
+    if poller is None:
+        poller = _POLLERS[key] = BatchPoller(lambda: RunwareHook(conn_id))
+    poller.acquire()
+    return poller
+
+
+async def release_poller(conn_id: str, poller: BatchPoller) -> None:
+    """Give back a poller from :func:`poller_for`; the last user closes it."""
+    if await poller.release():
+        key = (conn_id, id(asyncio.get_running_loop()))
+        if _POLLERS.get(key) is poller:
+            del _POLLERS[key]
