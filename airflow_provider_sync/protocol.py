@@ -198,6 +198,21 @@ def task_state(response: RunwareResponse, task_uuid: str) -> TaskState:
     raise RunwareTransientError(f"getResponse said nothing about task {task_uuid}", task_uuid=task_uuid)
 
 
+def raise_request_error(response: RunwareResponse, task_uuids: list[str]) -> None:
+    """Raise the error of an answer that failed the request as a whole.
+
+    When nothing in the answer is about any of the tasks we sent (no data, and errors that
+    name none of them), the server refused the request itself, e.g. a batch too large.
+    """
+    wanted = set(task_uuids)
+    if (
+        response.errors
+        and not any(d.get("taskUUID") in wanted for d in response.data)
+        and not any(e.get("taskUUID") in wanted or e.get("code") in NOT_FOUND_CODES for e in response.errors)
+    ):
+        raise error_from_item(response.errors[0], response.status_code)
+
+
 def _merge(items: list[dict[str, Any]]) -> dict[str, Any]:
     merged = dict(items[0])
     merged["generations"] = items

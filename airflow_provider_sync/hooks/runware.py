@@ -22,7 +22,14 @@ from tenacity import (
 from airflow_provider_sync import __version__
 from airflow_provider_sync.exceptions import RunwareAPIError, RunwareError, RunwareTransientError
 from airflow_provider_sync.media import CHUNK, LocalMedia, save_stream, upload_body
-from airflow_provider_sync.protocol import RunwareResponse, TaskState, ack_for, parse_body, task_state
+from airflow_provider_sync.protocol import (
+    RunwareResponse,
+    TaskState,
+    ack_for,
+    parse_body,
+    raise_request_error,
+    task_state,
+)
 
 DEFAULT_BASE_URL = "https://api.runware.ai/v1"
 DEFAULT_TIMEOUT = 60.0
@@ -424,6 +431,7 @@ def _chunks(items: list[T], size: int = MAX_TASKS_PER_REQUEST) -> Iterable[list[
 
 
 def _states(response: RunwareResponse, uuids: list[str]) -> dict[str, TaskState]:
+    raise_request_error(response, uuids)
     return {u: task_state(response, u) for u in uuids}
 
 

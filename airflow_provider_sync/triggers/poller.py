@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 from airflow_provider_sync.exceptions import RunwareAPIError, RunwareAuthError, RunwareError
 from airflow_provider_sync.hooks.runware import MAX_TASKS_PER_REQUEST, RunwareHook, get_response_task
-from airflow_provider_sync.protocol import TaskState, task_state
+from airflow_provider_sync.protocol import TaskState, raise_request_error, task_state
 
 #: Seconds of the alignment grid: polls are delayed by at most this much to share a request.
 DEFAULT_WINDOW = 0.5
@@ -114,7 +114,7 @@ class BatchPoller:
         try:
             return await future
         finally:
-            if not future.done():  # the trigger was cancelled: leave the batch cleanly
+            if future.cancelled() or not future.done():  # trigger cancelled: leave the batch
                 waiters = self._pending.get(task_uuid)
                 if waiters and future in waiters:
                     waiters.remove(future)
@@ -157,6 +157,7 @@ class BatchPoller:
         self.stats.largest_batch = max(self.stats.largest_batch, len(uuids))
         try:
             response = await self._hook.arun_tasks([get_response_task(u) for u in uuids])
+            raise_request_error(response, uuids)
         except RunwareAPIError as exc:
             # A refused key fails every poll alike; anything else may be the batch itself.
             if len(uuids) == 1 or isinstance(exc, RunwareAuthError):
