@@ -20,7 +20,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from airflow_provider_sync.exceptions import RunwareAPIError, RunwareAuthError, RunwareError
+from airflow_provider_sync.exceptions import (
+    RunwareAPIError,
+    RunwareAuthError,
+    RunwareError,
+    RunwareTransientError,
+)
 from airflow_provider_sync.hooks.runware import MAX_TASKS_PER_REQUEST, RunwareHook, get_response_task
 from airflow_provider_sync.protocol import TaskState, raise_request_error, task_state
 
@@ -142,7 +147,7 @@ class BatchPoller:
             _fail(waiters, exc)
             return
         for u, futures in waiters.items():
-            outcome = states[u]
+            outcome = states.get(u) or RunwareTransientError(f"no answer about task {u}", task_uuid=u)
             for f in futures:
                 if f.done():
                     continue
@@ -170,9 +175,10 @@ class BatchPoller:
                 exc,
                 self.max_batch,
             )
+            step = self.max_batch
             out: dict[str, TaskState | Exception] = {}
-            for start in range(0, len(uuids), self.max_batch):
-                out.update(await self._fetch(uuids[start : start + self.max_batch]))
+            for start in range(0, len(uuids), step):
+                out.update(await self._fetch(uuids[start : start + step]))
             return out
         # One odd answer item must not fail the other jobs of the batch.
         results: dict[str, TaskState | Exception] = {}
