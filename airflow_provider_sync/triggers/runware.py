@@ -109,5 +109,14 @@ class RunwareTaskTrigger(BaseTrigger):
                     return
                 if watch.progress_due():
                     self.log.info(watch.progress_line())
+        except asyncio.CancelledError:
+            # The task was killed, marked failed, or the triggerer is stopping. Runware has
+            # no way to cancel a job, so say which one goes on (a restart resumes it).
+            self.log.warning(
+                "Stopped waiting for Runware task %s; Runware offers no cancellation, so the job "
+                "continues and is billed. A re-run of this task instance re-attaches to it.",
+                self.task_uuid,
+            )
+            raise
         finally:
             await release_poller(self.runware_conn_id, poller)

@@ -232,3 +232,51 @@ def test_deferrable_defaults_to_the_airflow_setting() -> None:
     from airflow.sdk import conf
 
     assert lipsync().deferrable is conf.getboolean("operators", "default_deferrable", fallback=False)
+
+
+def logged(caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]) -> str:
+    """Everything logged so far: Airflow's structlog may write to stdout instead of logging."""
+    out = capsys.readouterr()
+    return caplog.text + out.out + out.err
+
+
+def test_on_kill_names_the_job_that_keeps_running(
+    fake_runware: FakeRunware, caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]
+) -> None:
+    op = lipsync(deferrable=True)
+    with pytest.raises(TaskDeferred):
+        op.execute(context())
+    [submitted] = fake_runware.submissions
+    capsys.readouterr()
+    with caplog.at_level("WARNING"):
+        op.on_kill()
+    text = logged(caplog, capsys)
+    assert submitted["taskUUID"] in text
+    assert "no cancellation" in text
+    # No cancel request exists in Runware's API, so nothing is sent.
+    assert len(fake_runware.tasks) == 2  # the idempotency probe and the submission
+
+
+async def test_a_cancelled_trigger_says_the_job_goes_on(
+    fake_runware: FakeRunware, caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import asyncio
+
+    fake_runware.script = [{"status": "processing"}]
+    trigger = RunwareTaskTrigger(task_uuid="11111111-2222-4333-8444-555555555555", poll_interval=0.01)
+    fake_runware.jobs[trigger.task_uuid] = [{"status": "processing"}]
+
+    async def consume() -> None:
+        async for _ in trigger.run():
+            pass
+
+    task = asyncio.ensure_future(consume())
+    await asyncio.sleep(0.1)
+    with caplog.at_level("WARNING"):
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    text = logged(caplog, capsys)
+    assert f"Stopped waiting for Runware task {trigger.task_uuid}" in text
+    assert "no cancellation" in text
+    assert len(fake_runware.tasks) >= 2  # it was polling

@@ -1,0 +1,76 @@
+"""Integration fixtures: the emulator on loopback and a helper that runs a DAG with dag.test()."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from airflow_provider_sync.emulator import EmulatorServer
+from airflow_provider_sync.sandbox import load_dag, runware_conn_env, task_states, xcom_results
+
+from ..conftest import EXAMPLE_DAGS
+
+API_KEY = "itest-key-7c1d9e"
+
+
+@pytest.fixture(scope="session")
+def emulator_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmulatorServer]:
+    """One emulator for the integration session (metadata output: fast)."""
+    media = tmp_path_factory.mktemp("emulator-media")
+    with EmulatorServer(api_keys=[API_KEY], render_seconds=0.5, media_dir=media, output="metadata") as server:
+        yield server
+
+
+@pytest.fixture
+def emulator(emulator_server: EmulatorServer, monkeypatch: pytest.MonkeyPatch) -> EmulatorServer:
+    """The emulator, reset, with ``runware_default`` pointing at it."""
+    emulator_server.admin.reset()
+    emulator_server.admin.configure(render_seconds=0.5, output="metadata")
+    for name, value in runware_conn_env(emulator_server.base_url, API_KEY).items():
+        monkeypatch.setenv(name, value)
+    return emulator_server
+
+
+@dataclass
+class DagResult:
+    """What a ``dag.test()`` run left behind."""
+
+    dag_id: str
+    run_id: str
+    state: str
+    tasks: dict[str, str]
+    xcom: dict[str, Any]
+
+    def xcom_key(self, key: str) -> dict[str, Any]:
+        return xcom_results(self.dag_id, self.run_id, key)
+
+
+RunDag = Callable[..., DagResult]
+
+
+@pytest.fixture
+def run_dag(airflow_home: Path) -> RunDag:
+    """Run an example DAG file with ``dag.test()``; ``deferrable`` forces the mode on every task."""
+
+    def run(
+        file: str, conf: dict[str, Any] | None = None, deferrable: bool | None = None, **kw: Any
+    ) -> DagResult:
+        dag = load_dag(EXAMPLE_DAGS / file)
+        if deferrable is not None:
+            for task in dag.tasks:
+                if hasattr(task, "deferrable"):
+                    task.deferrable = deferrable
+        dag_run = dag.test(run_conf={"poll_interval": 0.2, **(conf or {})}, **kw)
+        return DagResult(
+            dag_id=dag.dag_id,
+            run_id=dag_run.run_id,
+            state=str(dag_run.state),
+            tasks=task_states(dag.dag_id, dag_run.run_id),
+            xcom=xcom_results(dag.dag_id, dag_run.run_id),
+        )
+
+    return run
