@@ -1,0 +1,82 @@
+"""Settings of the local Runware emulator (command-line flags and the admin API set them)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, Literal
+
+OutputMode = Literal["render", "metadata"]
+
+#: USD per second of audio, per model. Runware lists lipsync-2 at 0.044; the other two are
+#: our stand-ins, priced above it as the vendor positions them.
+PRICES_PER_AUDIO_SECOND: dict[str, float] = {
+    "sync:lipsync-2@1": 0.044,
+    "sync:lipsync-2-pro@1": 0.067,
+    "sync:react-1@1": 0.10,
+}
+DEFAULT_API_KEY = "emulator-key"
+
+
+def default_output_mode() -> OutputMode:
+    """``render`` when PyAV (the ``[emulator]`` extra) is installed, else ``metadata``."""
+    try:
+        import av  # noqa: F401
+    except ImportError:
+        return "metadata"
+    return "render"
+
+
+@dataclass
+class EmulatorConfig:
+    """How the emulator behaves.
+
+    :param api_keys: keys accepted as ``Bearer`` tokens or in an ``authentication`` task.
+    :param render_seconds: fixed part of every job's render time.
+    :param render_seconds_per_audio_second: added render time per second of audio.
+    :param media_dir: where uploaded media and rendered outputs are kept (a temporary
+        folder when ``None``).
+    :param output: ``render`` (a real video, needs PyAV) or ``metadata`` (a small JSON file
+        describing the job: fast, for load tests).
+    :param rate_limit: requests per second before answering 429 (0 = no limit).
+    :param credit_usd: account balance; jobs that would overdraw it are refused (``None`` =
+        unlimited).
+    :param seed: seed of the fault dice, for reproducible runs.
+    :param log_limit: request-log entries kept (oldest dropped first).
+    """
+
+    api_keys: list[str] = field(default_factory=lambda: [DEFAULT_API_KEY])
+    render_seconds: float = 3.0
+    render_seconds_per_audio_second: float = 0.0
+    media_dir: Path | None = None
+    output: OutputMode = field(default_factory=default_output_mode)
+    rate_limit: float = 0.0
+    credit_usd: float | None = None
+    seed: int | None = None
+    log_limit: int = 5000
+
+    def update(self, **changes: Any) -> None:
+        """Apply admin-API changes, refusing unknown names."""
+        known = {f.name for f in fields(self)}
+        unknown = set(changes) - known
+        if unknown:
+            raise ValueError(f"unknown settings: {sorted(unknown)}; known: {sorted(known)}")
+        for name, value in changes.items():
+            if name == "media_dir" and value is not None:
+                value = Path(value)
+            if name == "output" and value not in ("render", "metadata"):
+                raise ValueError("output must be 'render' or 'metadata'")
+            setattr(self, name, value)
+
+    def public(self) -> dict[str, Any]:
+        """The settings as JSON (keys are never shown)."""
+        return {
+            "api_keys": len(self.api_keys),
+            "render_seconds": self.render_seconds,
+            "render_seconds_per_audio_second": self.render_seconds_per_audio_second,
+            "media_dir": str(self.media_dir) if self.media_dir else None,
+            "output": self.output,
+            "rate_limit": self.rate_limit,
+            "credit_usd": self.credit_usd,
+            "seed": self.seed,
+        }

@@ -1,0 +1,117 @@
+"""What a finished job returns: a real video (``render`` mode) or a JSON description.
+
+In ``render`` mode the inputs are resolved to local files -- media uploaded to the emulator,
+its own ``/media/`` URLs, ``file://`` paths -- and anything it cannot reach (it never goes
+online; the UUIDs in Runware's docs) is replaced by generated sample media. Speech inputs
+become a synthetic voice-like signal.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from airflow_provider_sync.emulator.state import EmulatorState, Job
+
+_EXTENSIONS = {"MP4": "mp4", "WEBM": "webm", "MOV": "mov"}
+MIME_TYPES = {"mp4": "video/mp4", "webm": "video/webm", "mov": "video/quicktime", "json": "application/json"}
+
+
+def output_path(job: Job, state: EmulatorState) -> Path:
+    """Where the job's output file lives."""
+    return state.media_dir / "outputs" / f"{job.video_uuid}.{_EXTENSIONS[job.output_format]}"
+
+
+def produce_output(job: Job, state: EmulatorState) -> Path:
+    """Render (or describe) the job's result into :func:`output_path`; return that path."""
+    target = output_path(job, state)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if state.config.output != "render":
+        target.write_text(json.dumps(describe(job), indent=2))
+        job.output_path = target
+        return target
+    from airflow_provider_sync.emulator.render import render_sync_output
+    from airflow_provider_sync.emulator.samples import ensure_samples
+
+    samples = ensure_samples(state.media_dir / "samples")
+    request = job.request
+    inputs = request.get("inputs", {})
+    video = resolve_source(str(inputs.get("video")), state, samples.video, samples.audio)
+    tracks: dict[str, Path] = {}
+    for n, item in enumerate(inputs.get("audio") or inputs.get("audios") or []):
+        source = str(item.get("source"))
+        fallback = samples.audio[int(hashlib.sha256(source.encode()).hexdigest(), 16) % len(samples.audio)]
+        tracks[str(item.get("id", f"audio-{n}"))] = resolve_source(source, state, fallback, samples.audio)
+    for item in inputs.get("speech") or []:
+        tracks[str(item["id"])] = speech_track(item, state)
+    sync = (request.get("providerSettings") or {}).get("sync", {})
+    render_sync_output(
+        video_path=video,
+        audio_tracks=tracks,
+        sync_mode=str(sync.get("syncMode", "bounce")),
+        segments=sync.get("segments"),
+        output_format=job.output_format,
+        output_quality=request.get("outputQuality"),
+        overlay_lines=overlay_lines(request),
+        out_path=target,
+    )
+    job.output_path = target
+    return target
+
+
+def overlay_lines(request: dict[str, Any]) -> list[str]:
+    """What the demo viewer should see was asked for."""
+    sync = (request.get("providerSettings") or {}).get("sync", {})
+    lines = [f"{request.get('model')} (emulated)", f"syncMode: {sync.get('syncMode', 'bounce')}"]
+    if "segments" in sync:
+        lines.append(f"segments: {len(sync['segments'])}")
+    if "emotionPrompt" in sync:
+        lines.append(f"emotion: {sync['emotionPrompt']}")
+    if "editRegion" in sync:
+        lines.append(f"editRegion: {sync['editRegion']}")
+    return lines
+
+
+def resolve_source(source: str, state: EmulatorState, fallback: Path, _audio: list[Path]) -> Path:
+    """A local file for an input, or ``fallback`` when the emulator cannot reach it."""
+    item = state.media.get(source)
+    if item is not None and item.path is not None and item.path.exists():
+        return item.path
+    own = state.resolve_url(source)
+    if own is not None and own.exists():
+        return own
+    local = Path(source.removeprefix("file://"))
+    if (source.startswith("file://") or local.is_absolute()) and local.exists():
+        return local
+    return fallback
+
+
+def speech_track(item: dict[str, Any], state: EmulatorState) -> Path:
+    """The synthetic voice for one speech input (cached by text and voice)."""
+    from airflow_provider_sync.emulator.synth import synthesize_speech
+
+    text = str(item.get("text", ""))
+    voice = str((item.get("provider") or {}).get("voiceId", "voice"))
+    key = hashlib.sha256(f"{voice}\x1f{text}".encode()).hexdigest()[:24]
+    path = state.media_dir / "speech" / f"{key}.wav"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        synthesize_speech(text, voice, path)
+    return path
+
+
+def describe(job: Job) -> dict[str, Any]:
+    """The ``metadata`` output: what a render would have been made of."""
+    return {
+        "emulated": True,
+        "taskUUID": job.task_uuid,
+        "videoUUID": job.video_uuid,
+        "model": job.model,
+        "outputFormat": job.output_format,
+        "audioSeconds": job.audio_seconds,
+        "cost": job.cost,
+        "request": job.request,
+    }

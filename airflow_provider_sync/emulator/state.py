@@ -1,0 +1,436 @@
+"""The emulator's memory: jobs, stored media, the request log and counters.
+
+Everything the HTTP layer does to it goes through :class:`EmulatorState` under one lock, so
+tests may read it from another thread while the server runs.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import threading
+import time
+import uuid
+from collections import Counter, deque
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from airflow_provider_sync.emulator.config import PRICES_PER_AUDIO_SECOND, EmulatorConfig
+from airflow_provider_sync.emulator.faults import FaultPlan
+from airflow_provider_sync.emulator.validation import validate_task
+
+#: Audio length assumed for media the emulator cannot measure (about the sample clip's).
+DEFAULT_AUDIO_SECONDS = 6.0
+_EXTENSIONS = {"MP4": "mp4", "WEBM": "webm", "MOV": "mov"}
+
+
+@dataclass
+class Job:
+    """One ``videoInference`` job."""
+
+    task_uuid: str
+    request: dict[str, Any]
+    submitted_at: float
+    ready_at: float
+    audio_seconds: float
+    cost: float
+    video_uuid: str
+    output_format: str
+    seed: int
+    fail: tuple[str, str] | None = None
+    output: Future[Path] | None = None
+    output_path: Path | None = None
+
+    @property
+    def model(self) -> str:
+        return str(self.request.get("model"))
+
+    def status(self, now: float) -> str:
+        if now < self.ready_at:
+            return "processing"
+        if self.fail is not None:
+            return "error"
+        if self.output is not None and not self.output.done():
+            return "processing"
+        if self.output is not None and self.output.exception() is not None:
+            return "error"
+        return "success"
+
+    def error(self) -> tuple[str, str]:
+        if self.fail is not None:
+            return self.fail
+        exc = self.output.exception() if self.output is not None else None
+        return ("renderFailed", f"rendering failed: {exc}")
+
+    def describe(self, now: float, base_url: str = "") -> dict[str, Any]:
+        status = self.status(now)
+        out: dict[str, Any] = {
+            "taskUUID": self.task_uuid,
+            "model": self.model,
+            "status": status,
+            "submitted_at": self.submitted_at,
+            "ready_at": self.ready_at,
+            "audio_seconds": self.audio_seconds,
+            "cost": self.cost,
+            "videoUUID": self.video_uuid,
+            "videoURL": f"{base_url}/media/{self.video_uuid}.{_EXTENSIONS[self.output_format]}",
+            "outputFormat": self.output_format,
+            "request": self.request,
+        }
+        if status == "error":
+            out["code"], out["message"] = self.error()
+        return out
+
+
+@dataclass
+class Media:
+    """A stored file (uploaded, or a rendered output)."""
+
+    media_uuid: str
+    path: Path | None
+    mime: str
+    source_url: str | None = None
+
+
+@dataclass
+class EmulatorState:
+    """Jobs, media, request log, counters and faults, behind one lock."""
+
+    config: EmulatorConfig
+    media_dir: Path
+    faults: FaultPlan = field(default_factory=FaultPlan)
+    lock: threading.RLock = field(default_factory=threading.RLock)
+    jobs: dict[str, Job] = field(default_factory=dict)
+    media: dict[str, Media] = field(default_factory=dict)
+    log: deque[dict[str, Any]] = field(default_factory=deque)
+    stats: Counter[str] = field(default_factory=Counter)
+    spent_usd: float = 0.0
+    _seq: int = 0
+    _executor: ThreadPoolExecutor = field(
+        default_factory=lambda: ThreadPoolExecutor(max_workers=2, thread_name_prefix="emulator-render")
+    )
+    _bucket: tuple[float, float] = (0.0, 0.0)
+
+    def reset(self) -> None:
+        with self.lock:
+            self.jobs.clear()
+            self.log.clear()
+            self.stats.clear()
+            self.faults.replace([])
+            self.faults.injected.clear()
+            self.spent_usd = 0.0
+
+    # ---------------------------------------------------------------- bookkeeping
+
+    def record(self, entry: dict[str, Any]) -> None:
+        with self.lock:
+            self._seq += 1
+            self.log.append({"seq": self._seq, **entry})
+            while len(self.log) > self.config.log_limit:
+                self.log.popleft()
+
+    def rate_limited(self, now: float) -> bool:
+        """Token bucket: ``rate_limit`` requests per second, bursts of the same size."""
+        rate = self.config.rate_limit
+        if rate <= 0:
+            return False
+        with self.lock:
+            tokens, last = self._bucket
+            tokens = min(rate, tokens + (now - last) * rate) if last else rate
+            if tokens < 1:
+                self._bucket = (tokens, now)
+                return True
+            self._bucket = (tokens - 1, now)
+            return False
+
+    def summary(self) -> dict[str, Any]:
+        now = time.time()
+        with self.lock:
+            by_status = Counter(job.status(now) for job in self.jobs.values())
+            return {
+                **{k: v for k, v in self.stats.items() if not k.startswith("tasks.")},
+                "tasks_by_type": {k[6:]: v for k, v in self.stats.items() if k.startswith("tasks.")},
+                "requests": self.stats["requests"],
+                "submissions": self.stats["submissions"],
+                "duplicates": self.stats["duplicates"],
+                "jobs": len(self.jobs),
+                "jobs_by_status": dict(by_status),
+                "faults": dict(self.faults.injected),
+                "spent_usd": round(self.spent_usd, 6),
+            }
+
+    # ---------------------------------------------------------------- tasks
+
+    def handle(self, tasks: list[dict[str, Any]], base_url: str, body: str) -> tuple[list[Any], list[Any]]:
+        """Answer every task of one request: (data items, error items)."""
+        data: list[dict[str, Any]] = []
+        errors: list[dict[str, Any]] = []
+        now = time.time()
+        with self.lock:
+            for task in tasks:
+                kind = task.get("taskType")
+                self.stats[f"tasks.{kind}"] += 1
+                if kind == "authentication":
+                    if len(tasks) == 1:
+                        data.append(
+                            {"taskType": "authentication", "connectionSessionUUID": str(uuid.uuid4())}
+                        )
+                elif kind == "videoInference":
+                    self._submit(task, now, base_url, body, data, errors)
+                elif kind == "getResponse":
+                    self._get_response(task, now, base_url, data, errors)
+                elif kind == "mediaStorage":
+                    self._media_storage(task, base_url, data, errors)
+                else:
+                    errors.append(
+                        {
+                            "code": "unsupportedTaskType",
+                            "message": f"taskType {kind!r} is not offered here",
+                            "parameter": "taskType",
+                            "taskType": kind,
+                            "taskUUID": task.get("taskUUID"),
+                            "allowedValues": [
+                                "videoInference",
+                                "getResponse",
+                                "mediaStorage",
+                                "authentication",
+                            ],
+                        }
+                    )
+        return data, errors
+
+    def _submit(
+        self,
+        task: dict[str, Any],
+        now: float,
+        base_url: str,
+        body: str,
+        data: list[Any],
+        errors: list[Any],
+    ) -> None:
+        task_uuid = task.get("taskUUID")
+        if isinstance(task_uuid, str) and task_uuid in self.jobs:
+            self.stats["duplicates"] += 1
+            errors.append(
+                {
+                    "code": "duplicateTaskUUID",
+                    "message": "a task with this taskUUID was already submitted",
+                    "parameter": "taskUUID",
+                    "taskType": "videoInference",
+                    "taskUUID": task_uuid,
+                }
+            )
+            return
+        problems = validate_task(task)
+        if problems:
+            errors.extend(problems)
+            return
+        assert isinstance(task_uuid, str)
+        seconds = self.audio_seconds(task)
+        cost = round(PRICES_PER_AUDIO_SECOND[task["model"]] * seconds, 4)
+        credit = self.config.credit_usd
+        if credit is not None and self.spent_usd + cost > credit + 1e-9:
+            errors.append(
+                {
+                    "code": "insufficientCredits",
+                    "message": (
+                        f"this job costs USD {cost}; the account has USD {credit - self.spent_usd:.4f} left"
+                    ),
+                    "taskType": "videoInference",
+                    "taskUUID": task_uuid,
+                }
+            )
+            return
+        self.spent_usd += cost
+        render = self.config.render_seconds + self.config.render_seconds_per_audio_second * seconds
+        fault = self.faults.job_error(task, body)
+        job = Job(
+            task_uuid=task_uuid,
+            request=task,
+            submitted_at=now,
+            ready_at=now + render,
+            audio_seconds=seconds,
+            cost=cost,
+            video_uuid=str(uuid.uuid4()),
+            output_format=str(task.get("outputFormat") or "MP4").upper(),
+            seed=int(hashlib.sha256(task_uuid.encode()).hexdigest()[:8], 16),
+            fail=(fault.code, fault.message) if fault else None,
+        )
+        if self.config.output == "render" and job.fail is None:
+            from airflow_provider_sync.emulator.output import produce_output
+
+            job.output = self._executor.submit(produce_output, job, self)
+        self.jobs[task_uuid] = job
+        self.stats["submissions"] += 1
+        data.append({"taskType": "videoInference", "taskUUID": task_uuid, "status": "processing"})
+
+    def _get_response(
+        self, task: dict[str, Any], now: float, base_url: str, data: list[Any], errors: list[Any]
+    ) -> None:
+        self.stats["get_response"] += 1
+        task_uuid = task.get("taskUUID")
+        job = self.jobs.get(task_uuid) if isinstance(task_uuid, str) else None
+        if job is None or self.faults.forgets(str(task_uuid)):
+            errors.append(
+                {
+                    "code": "taskNotFound",
+                    "message": f"no task with taskUUID {task_uuid}",
+                    "parameter": "taskUUID",
+                    "taskType": "getResponse",
+                    "taskUUID": task_uuid,
+                }
+            )
+            return
+        status = job.status(now)
+        if status == "processing":
+            data.append({"taskType": "videoInference", "taskUUID": job.task_uuid, "status": "processing"})
+        elif status == "error":
+            code, message = job.error()
+            errors.append(
+                {"code": code, "message": message, "taskType": "videoInference", "taskUUID": job.task_uuid}
+            )
+        else:
+            item = job.describe(now, base_url)
+            out = {
+                "taskType": "videoInference",
+                "taskUUID": job.task_uuid,
+                "status": "success",
+                "videoUUID": job.video_uuid,
+                "videoURL": item["videoURL"],
+                "seed": job.seed,
+                "outputFormat": job.output_format,
+            }
+            if job.request.get("includeCost"):
+                out["cost"] = job.cost
+            data.append(out)
+
+    def _media_storage(self, task: dict[str, Any], base_url: str, data: list[Any], errors: list[Any]) -> None:
+        task_uuid = task.get("taskUUID")
+        operation = task.get("operation", "upload")
+        base_error = {"taskType": "mediaStorage", "taskUUID": task_uuid}
+        if operation == "delete":
+            item = self.media.pop(str(task.get("mediaUUID")), None)
+            if item is None:
+                errors.append({**base_error, "code": "mediaNotFound", "message": "unknown mediaUUID"})
+                return
+            if item.path is not None:
+                item.path.unlink(missing_ok=True)
+            data.append({**base_error, "operation": "delete", "mediaUUID": item.media_uuid})
+            return
+        if operation != "upload":
+            errors.append(
+                {
+                    **base_error,
+                    "code": "invalidParameter",
+                    "parameter": "operation",
+                    "message": f"operation {operation!r} is not offered",
+                    "allowedValues": ["upload", "delete"],
+                }
+            )
+            return
+        media = task.get("media")
+        try:
+            stored = self.store_media(media)
+        except ValueError as exc:
+            errors.append({**base_error, "code": "invalidMedia", "parameter": "media", "message": str(exc)})
+            return
+        self.stats["media_uploads"] += 1
+        data.append(
+            {
+                **base_error,
+                "mediaUUID": stored.media_uuid,
+                "mediaURL": f"{base_url}/media/{stored.media_uuid}",
+            }
+        )
+
+    # ---------------------------------------------------------------- media
+
+    def store_media(self, media: Any) -> Media:
+        """Keep an uploaded data URI / base64 string as a file; remember a URL as it is."""
+        if not isinstance(media, str) or not media.strip():
+            raise ValueError("media must be a data URI, a base64 string or a URL")
+        media_uuid = str(uuid.uuid4())
+        if media.startswith(("http://", "https://")):
+            item = Media(media_uuid, self.resolve_url(media), "application/octet-stream", source_url=media)
+        else:
+            mime = "application/octet-stream"
+            payload = media
+            if media.startswith("data:"):
+                header, _, payload = media.partition(",")
+                mime = header[5:].split(";")[0] or mime
+            try:
+                raw = base64.b64decode(payload, validate=True)
+            except (binascii.Error, ValueError):
+                raise ValueError("media is neither a URL nor valid base64") from None
+            if not raw:
+                raise ValueError("media is empty")
+            path = self.media_dir / "uploads" / f"{media_uuid}{_suffix_for(mime)}"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(raw)
+            item = Media(media_uuid, path, mime)
+        self.media[media_uuid] = item
+        return item
+
+    def resolve_url(self, url: str) -> Path | None:
+        """The local file behind one of our own ``/media/`` URLs, if it is one."""
+        name = url.rsplit("/media/", 1)[-1] if "/media/" in url else None
+        if name is None:
+            return None
+        item = self.media.get(name.split(".")[0])
+        return item.path if item else None
+
+    def audio_seconds(self, task: dict[str, Any]) -> float:
+        """Seconds of audio billed: segments' total, else the inputs' lengths as far as known."""
+        inputs = task.get("inputs", {})
+        segments = (task.get("providerSettings") or {}).get("sync", {}).get("segments")
+        if segments:
+            return round(sum(float(s["endTime"]) - float(s["startTime"]) for s in segments), 3)
+        speech = inputs.get("speech") or []
+        audio = inputs.get("audio") or inputs.get("audios") or []
+        if audio:
+            return self._media_seconds(str(audio[0].get("source")))
+        if speech:
+            return round(_speech_seconds(str(speech[0].get("text", ""))), 3)
+        return DEFAULT_AUDIO_SECONDS
+
+    def _media_seconds(self, source: str) -> float:
+        item = self.media.get(source)
+        path = item.path if item else self.resolve_url(source)
+        if path is not None and self.config.output == "render":
+            try:
+                from airflow_provider_sync.emulator.render import probe_media
+
+                return round(probe_media(path).duration, 3)
+            except Exception:  # unreadable upload: bill the default, the render will fail loudly
+                return DEFAULT_AUDIO_SECONDS
+        return DEFAULT_AUDIO_SECONDS
+
+
+def _speech_seconds(text: str) -> float:
+    try:
+        from airflow_provider_sync.emulator.synth import speech_duration
+
+        return float(speech_duration(text))
+    except ImportError:
+        return max(0.5, len(text) / 15.0)
+
+
+def _suffix_for(mime: str) -> str:
+    return {
+        "video/mp4": ".mp4",
+        "video/quicktime": ".mov",
+        "video/webm": ".webm",
+        "video/x-matroska": ".mkv",
+        "audio/wav": ".wav",
+        "audio/x-wav": ".wav",
+        "audio/mpeg": ".mp3",
+        "audio/mp4": ".m4a",
+        "audio/aac": ".aac",
+        "audio/ogg": ".ogg",
+        "audio/opus": ".opus",
+        "audio/flac": ".flac",
+        "audio/webm": ".webm",
+    }.get(mime, ".bin")

@@ -1,0 +1,248 @@
+"""The emulator's own check of a ``videoInference`` task, written from the vendor's pages.
+
+It deliberately shares no code with :mod:`airflow_provider_sync.models`: the tests compare
+the two, so a mistake in one shows up as a disagreement with the other.
+"""
+
+from __future__ import annotations
+
+import re
+from itertools import pairwise
+from typing import Any
+
+SYNC_MODES = ["bounce", "loop", "cut_off", "silence", "remap"]
+EDIT_REGIONS = ["lips", "face", "head"]
+EMOTIONS = ["happy", "sad", "angry", "disgusted", "surprised", "neutral"]
+OUTPUT_FORMATS = ["MP4", "WEBM", "MOV"]
+_COMMON = ["syncMode", "temperature", "activeSpeakerDetection", "occlusionDetectionEnabled"]
+MODEL_SETTINGS: dict[str, list[str]] = {
+    "sync:lipsync-2@1": [*_COMMON, "segments"],
+    "sync:lipsync-2-pro@1": [*_COMMON, "segments"],
+    "sync:react-1@1": [*_COMMON, "editRegion", "emotionPrompt"],
+}
+TOP_LEVEL = {
+    "taskType",
+    "taskUUID",
+    "model",
+    "inputs",
+    "providerSettings",
+    "outputType",
+    "outputFormat",
+    "outputQuality",
+    "deliveryMethod",
+    "includeCost",
+    "webhookURL",
+    "uploadEndpoint",
+    "numberResults",
+}
+_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+
+
+class _Errors:
+    def __init__(self, task: dict[str, Any]) -> None:
+        self.items: list[dict[str, Any]] = []
+        self.task_uuid = task.get("taskUUID")
+
+    def add(self, code: str, parameter: str, message: str, allowed: list[Any] | None = None) -> None:
+        item: dict[str, Any] = {
+            "code": code,
+            "message": message,
+            "parameter": parameter,
+            "taskType": "videoInference",
+            "taskUUID": self.task_uuid,
+        }
+        if allowed is not None:
+            item["allowedValues"] = allowed
+        self.items.append(item)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _nonempty_str(value: Any) -> bool:
+    return isinstance(value, str) and value.strip() != ""
+
+
+def validate_task(task: dict[str, Any]) -> list[dict[str, Any]]:
+    """Runware-shaped error objects for everything wrong with ``task``; empty when valid."""
+    e = _Errors(task)
+    for key in sorted(set(task) - TOP_LEVEL):
+        e.add("unsupportedParameter", key, f"'{key}' is not a parameter of videoInference")
+    if not (isinstance(task.get("taskUUID"), str) and _UUID.match(task["taskUUID"])):
+        e.add("invalidParameter", "taskUUID", "taskUUID must be a UUID v4 string")
+    model = task.get("model")
+    if model not in MODEL_SETTINGS:
+        e.add("invalidModel", "model", f"model {model!r} is not a Sync model", list(MODEL_SETTINGS))
+    if "deliveryMethod" in task and task["deliveryMethod"] != "async":
+        e.add("invalidParameter", "deliveryMethod", "Sync models only run asynchronously", ["async"])
+    if "outputType" in task and task["outputType"] != "URL":
+        e.add("invalidParameter", "outputType", "only URL output is offered", ["URL"])
+    fmt = task.get("outputFormat")
+    if fmt is not None and (not isinstance(fmt, str) or fmt.upper() not in OUTPUT_FORMATS):
+        e.add("invalidParameter", "outputFormat", f"outputFormat {fmt!r} is not supported", OUTPUT_FORMATS)
+    quality = task.get("outputQuality")
+    if quality is not None and not (
+        isinstance(quality, int) and not isinstance(quality, bool) and 20 <= quality <= 99
+    ):
+        e.add(
+            "invalidParameter",
+            "outputQuality",
+            f"outputQuality must be an integer from 20 to 99, not {quality!r}",
+        )
+    if "includeCost" in task and not isinstance(task["includeCost"], bool):
+        e.add("invalidParameter", "includeCost", "includeCost must be true or false")
+    ids = _check_inputs(task.get("inputs"), e)
+    _check_settings(task.get("providerSettings"), model, ids, e)
+    return e.items
+
+
+def _check_inputs(inputs: Any, e: _Errors) -> list[str]:
+    if not isinstance(inputs, dict):
+        e.add("missingParameter", "inputs", "inputs (with video and audio or speech) is required")
+        return []
+    for key in sorted(set(inputs) - {"video", "audio", "audios", "speech"}):
+        e.add("unsupportedParameter", f"inputs.{key}", f"'{key}' is not an input of Sync models")
+    if not _nonempty_str(inputs.get("video")):
+        e.add("missingParameter", "inputs.video", "inputs.video (a media UUID or URL) is required")
+    audio_key = "audio" if "audio" in inputs else "audios"
+    audio = inputs.get(audio_key)
+    speech = inputs.get("speech")
+    if not audio and not speech:
+        e.add("missingParameter", "inputs.audio", "give inputs.audio or inputs.speech (or both)")
+    ids: list[str] = []
+    if audio is not None:
+        if not isinstance(audio, list):
+            e.add("invalidParameter", f"inputs.{audio_key}", "must be a list of {id, source}")
+        else:
+            for n, item in enumerate(audio):
+                where = f"inputs.{audio_key}[{n}]"
+                if not isinstance(item, dict) or set(item) - {"id", "source"}:
+                    e.add("invalidParameter", where, "each audio input is an object with id and source")
+                    continue
+                if not _nonempty_str(item.get("source")):
+                    e.add("missingParameter", f"{where}.source", "source (media UUID or URL) is required")
+                if not _nonempty_str(item.get("id")):
+                    e.add("missingParameter", f"{where}.id", "id is required")
+                else:
+                    ids.append(item["id"])
+    if speech is not None:
+        if not isinstance(speech, list):
+            e.add("invalidParameter", "inputs.speech", "must be a list of {id, provider, text}")
+        else:
+            for n, item in enumerate(speech):
+                where = f"inputs.speech[{n}]"
+                if not isinstance(item, dict) or set(item) - {"id", "provider", "text"}:
+                    e.add(
+                        "invalidParameter", where, "each speech input is an object with id, provider and text"
+                    )
+                    continue
+                provider = item.get("provider")
+                if not (
+                    isinstance(provider, dict)
+                    and _nonempty_str(provider.get("name"))
+                    and _nonempty_str(provider.get("voiceId"))
+                    and not set(provider) - {"name", "voiceId"}
+                ):
+                    e.add("invalidParameter", f"{where}.provider", "provider must be {name, voiceId}")
+                if not _nonempty_str(item.get("text")):
+                    e.add("missingParameter", f"{where}.text", "text is required")
+                if not _nonempty_str(item.get("id")):
+                    e.add("missingParameter", f"{where}.id", "id is required")
+                else:
+                    ids.append(item["id"])
+    seen: set[str] = set()
+    for input_id in ids:
+        if input_id in seen:
+            e.add("invalidParameter", "inputs", f"input id {input_id!r} is used more than once")
+        seen.add(input_id)
+    return ids
+
+
+def _check_settings(settings: Any, model: Any, ids: list[str], e: _Errors) -> None:
+    if settings is None:
+        return
+    if not isinstance(settings, dict) or set(settings) - {"sync"}:
+        e.add("invalidParameter", "providerSettings", "only providerSettings.sync applies to Sync models")
+        return
+    sync = settings.get("sync")
+    if not isinstance(sync, dict):
+        e.add("invalidParameter", "providerSettings.sync", "must be an object")
+        return
+    allowed = MODEL_SETTINGS.get(model, [])
+    known = {*_COMMON, "segments", "editRegion", "emotionPrompt"}
+    for key in sync:
+        where = f"providerSettings.sync.{key}"
+        if key not in known:
+            e.add("unsupportedParameter", where, f"'{key}' is not a Sync setting", sorted(known))
+        elif model in MODEL_SETTINGS and key not in allowed:
+            e.add("unsupportedParameter", where, f"{model} does not accept '{key}'", allowed)
+    _enum(sync, "syncMode", SYNC_MODES, e)
+    _enum(sync, "editRegion", EDIT_REGIONS, e)
+    _enum(sync, "emotionPrompt", EMOTIONS, e)
+    temp = sync.get("temperature")
+    if temp is not None and not (_is_number(temp) and 0 <= temp <= 1):
+        e.add(
+            "invalidParameter", "providerSettings.sync.temperature", f"temperature must be 0..1, not {temp!r}"
+        )
+    for flag in ("activeSpeakerDetection", "occlusionDetectionEnabled"):
+        if flag in sync and not isinstance(sync[flag], bool):
+            e.add("invalidParameter", f"providerSettings.sync.{flag}", f"{flag} must be true or false")
+    if "segments" in sync:
+        _check_segments(sync["segments"], ids, e)
+
+
+def _enum(sync: dict[str, Any], key: str, allowed: list[str], e: _Errors) -> None:
+    if key in sync and sync[key] not in allowed:
+        e.add(
+            "invalidParameter", f"providerSettings.sync.{key}", f"{key} {sync[key]!r} is not allowed", allowed
+        )
+
+
+def _check_segments(segments: Any, ids: list[str], e: _Errors) -> None:
+    base = "providerSettings.sync.segments"
+    if not isinstance(segments, list) or not segments:
+        e.add("invalidParameter", base, "segments must be a non-empty list")
+        return
+    spans: list[tuple[float, float, int]] = []
+    for n, seg in enumerate(segments):
+        where = f"{base}[{n}]"
+        if not isinstance(seg, dict):
+            e.add("invalidParameter", where, "each segment is an object")
+            continue
+        for key in sorted(set(seg) - {"startTime", "endTime", "ref", "audioStartTime", "audioEndTime"}):
+            e.add("unsupportedParameter", f"{where}.{key}", f"'{key}' is not a segment field")
+        start: Any = seg.get("startTime")
+        end: Any = seg.get("endTime")
+        ok = True
+        for key, value in (("startTime", start), ("endTime", end)):
+            if not (_is_number(value) and value >= 0):
+                e.add("invalidParameter", f"{where}.{key}", f"{key} must be a number of seconds >= 0")
+                ok = False
+        if ok and end <= start:
+            e.add("invalidParameter", f"{where}.endTime", "endTime must be greater than startTime")
+            ok = False
+        if ok:
+            spans.append((float(start), float(end), n))
+        ref = seg.get("ref")
+        if ref not in ids:
+            e.add("invalidParameter", f"{where}.ref", f"ref {ref!r} matches no audio or speech id", ids)
+        a_start: Any = seg.get("audioStartTime")
+        a_end: Any = seg.get("audioEndTime")
+        if (a_start is None) != (a_end is None):
+            e.add(
+                "invalidParameter", f"{where}.audioStartTime", "audioStartTime and audioEndTime go together"
+            )
+        elif a_start is not None:
+            if not (_is_number(a_start) and a_start >= 0 and _is_number(a_end) and a_end >= 0):
+                e.add("invalidParameter", f"{where}.audioStartTime", "audio times must be numbers >= 0")
+            elif a_end <= a_start:
+                e.add(
+                    "invalidParameter",
+                    f"{where}.audioEndTime",
+                    "audioEndTime must be greater than audioStartTime",
+                )
+    spans.sort()
+    for (s1, e1, i), (s2, _e2, j) in pairwise(spans):
+        if s2 < e1:
+            e.add("invalidParameter", base, f"segments {i} and {j} overlap ({s1}-{e1} s and from {s2} s)")
