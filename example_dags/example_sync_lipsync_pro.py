@@ -1,14 +1,16 @@
 """Studio-grade lip-sync with ``lipsync-2-pro``, handling hands or props in front of the mouth.
 
 The output file is written in the format and quality asked for in the run's conf, e.g.
-``{"output_format": "MOV", "output_quality": 90}``.
+``{"output_format": "MOV", "output_quality": 90}``. Each finished render is an event on the
+asset ``sync_lipsync_pro_renders``, so a downstream DAG can run on new renders with
+``schedule=[Asset("sync_lipsync_pro_renders")]``.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from airflow.sdk import DAG, Param
+from airflow.sdk import DAG, Asset, Param
 
 from airflow_provider_sync.operators.sync import SyncLipsyncOperator
 
@@ -38,4 +40,5 @@ with DAG(
         output_format="{{ params.output_format }}",
         output_quality="{{ params.output_quality }}",
         poll_interval="{{ params.poll_interval }}",
+        output_asset=Asset("sync_lipsync_pro_renders"),
     )

@@ -1,0 +1,139 @@
+"""Media in and out, extra link, assets, mapping, chained TTS: DAGs run with dag.test()."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from airflow_provider_sync.emulator import EmulatorServer
+from airflow_provider_sync.emulator.render import probe_media
+from airflow_provider_sync.emulator.samples import ensure_samples
+
+from .conftest import RunDag
+
+pytestmark = pytest.mark.integration
+
+
+def test_local_files_are_uploaded_and_the_rendered_video_is_saved(
+    emulator: EmulatorServer, run_dag: RunDag, tmp_path: Path
+) -> None:
+    emulator.admin.configure(output="render")
+    samples = ensure_samples(tmp_path / "samples")
+    out = tmp_path / "renders" / "take-1.mp4"
+    conf = {
+        "video": str(samples.video),
+        "audio": f"file://{samples.audio[1]}",
+        "sync_mode": "cut_off",
+        "output_path": str(out),
+    }
+    result = run_dag("example_sync_lipsync.py", conf, deferrable=True)
+    assert result.state == "success", result.tasks
+    tasks = emulator.admin.requests_tasks()
+    uploads = [t for t in tasks if t["taskType"] == "mediaStorage"]
+    assert len(uploads) == 2
+    assert uploads[0]["media"].startswith("data:video/mp4;base64,")
+    assert uploads[1]["media"].startswith("data:audio/wav;base64,")
+    [sent] = [t for t in tasks if t["taskType"] == "videoInference"]
+    media = (
+        {m["mediaUUID"] for m in emulator.admin.jobs()[0]["request"]["inputs"]["audio"]} if False else None
+    )
+    assert media is None
+    assert sent["inputs"]["video"] != str(samples.video)  # replaced by the uploaded media UUID
+    assert len(sent["inputs"]["video"]) == 36
+    assert sent["inputs"]["audio"][0]["source"] != f"file://{samples.audio[1]}"
+    stored = {u["taskUUID"] for u in uploads}
+    assert len(stored) == 2
+    xcom = result.xcom["lipsync"]
+    assert xcom["output_path"] == str(out)
+    assert xcom["output_bytes"] == out.stat().st_size > 10_000
+    info = probe_media(out)
+    assert info.duration == pytest.approx(6.0, abs=0.1)
+    assert (info.video_codec, info.audio_codec) == ("h264", "aac")
+    # The "Output video" extra link is stored for the UI.
+    assert result.xcom_key("_link_SyncOutputVideoLink") == {"lipsync": xcom["video_url"]}
+    assert result.xcom_key("video_url") == {"lipsync": xcom["video_url"]}
+
+
+def test_a_missing_or_wrong_local_file_fails_before_any_request(
+    emulator: EmulatorServer, run_dag: RunDag, tmp_path: Path
+) -> None:
+    (tmp_path / "notes.txt").write_text("not audio")
+    result = run_dag("example_sync_lipsync.py", {"audio": str(tmp_path / "notes.txt")})
+    assert result.state == "failed"
+    result = run_dag("example_sync_lipsync.py", {"video": str(tmp_path / "nope.mp4")})
+    assert result.state == "failed"
+    assert emulator.admin.requests() == []
+
+
+def test_each_render_is_an_asset_event(emulator: EmulatorServer, run_dag: RunDag) -> None:
+    from airflow.models.asset import AssetEvent, AssetModel
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    result = run_dag("example_sync_lipsync_pro.py", {"output_format": "MOV"})
+    assert result.state == "success", result.tasks
+    with create_session() as session:
+        events = session.execute(
+            select(AssetEvent.extra)
+            .join(AssetModel, AssetModel.id == AssetEvent.asset_id)
+            .where(AssetModel.name == "sync_lipsync_pro_renders", AssetEvent.source_run_id == result.run_id)
+        ).all()
+    assert len(events) == 1
+    extra = events[0][0]
+    out = result.xcom["lipsync_pro"]
+    assert extra["task_uuid"] == out["task_uuid"]
+    assert extra["video_url"] == out["video_url"]
+    assert extra["model"] == "sync:lipsync-2-pro@1"
+
+
+@pytest.mark.parametrize("deferrable", [True, False], ids=["deferred", "worker-polling"])
+def test_fan_out_over_clips_with_dynamic_task_mapping(
+    emulator: EmulatorServer, run_dag: RunDag, tmp_path: Path, deferrable: bool
+) -> None:
+    clips = [
+        {
+            "name": f"ep{n}",
+            "video": "c64351d5-4c59-42f7-95e1-eace013eddab",
+            "audio": f"https://cdn.test/ep{n}.wav",
+        }
+        for n in range(5)
+    ]
+    clips[2]["sync_mode"] = "remap"
+    out_dir = tmp_path / "batch"
+    result = run_dag(
+        "example_sync_fanout.py", {"clips": clips, "output_dir": f"{out_dir}/"}, deferrable=deferrable
+    )
+    assert result.state == "success", result.tasks
+    renders = result.xcom["lipsync"]
+    assert len(renders) == 5
+    submitted = [t for t in emulator.admin.requests_tasks() if t["taskType"] == "videoInference"]
+    assert len({t["taskUUID"] for t in submitted}) == len(submitted) == 5
+    assert sorted(t["inputs"]["audio"][0]["source"] for t in submitted) == sorted(c["audio"] for c in clips)
+    modes = {
+        t["inputs"]["audio"][0]["id"]: t.get("providerSettings", {}).get("sync", {}).get("syncMode")
+        for t in submitted
+    }
+    assert modes["ep2"] == "remap"
+    assert modes["ep0"] == "bounce"
+    assert sorted(p.name for p in out_dir.iterdir()) == [f"ep{n}.mp4" for n in range(5)]
+    report = result.xcom["report"]
+    assert report["videos"] == 5
+    assert report["total_cost"] == pytest.approx(sum(r["cost"] for r in renders))
+
+
+@pytest.mark.parametrize(
+    ("script", "emotion", "expected"),
+    [("We won! We actually won!", "", "surprised"), ("It is over.", "sad", "sad")],
+)
+def test_tts_into_react_with_the_emotion_of_the_run(
+    emulator: EmulatorServer, run_dag: RunDag, script: str, emotion: str, expected: str
+) -> None:
+    result = run_dag("example_sync_speech_to_react.py", {"script": script, "emotion": emotion})
+    assert result.state == "success", result.tasks
+    [sent] = [t for t in emulator.admin.requests_tasks() if t["taskType"] == "videoInference"]
+    assert sent["model"] == "sync:react-1@1"
+    assert sent["inputs"]["speech"][0]["text"] == script
+    assert sent["providerSettings"]["sync"]["emotionPrompt"] == expected
+    assert sent["providerSettings"]["sync"]["editRegion"] == "head"
+    assert result.xcom["react"]["status"] == "success"
