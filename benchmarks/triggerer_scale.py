@@ -78,7 +78,7 @@ async def run_ours(uuids: list[str], interval: float, spread: float) -> tuple[di
     async def count_polls() -> None:
         nonlocal polls
         while True:
-            for p in list(poller_mod._POLLERS.values()):
+            for p in poller_mod.active_pollers():
                 polls = max(polls, p.stats.polls)
             await asyncio.sleep(0.5)
 

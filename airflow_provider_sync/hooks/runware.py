@@ -213,10 +213,10 @@ class RunwareHook(BaseHook):
 
     async def arun_tasks(self, tasks: list[dict[str, Any]]) -> RunwareResponse:
         """Async :meth:`run_tasks`, for triggers: never blocks the event loop."""
-        client = await self.aget_conn()
         s = await self.asettings()
         async for attempt in AsyncRetrying(**_retry_kwargs(s, self.log)):
             with attempt:
+                client = await self.aget_conn()  # per attempt: the pool may have been closed meanwhile
                 try:
                     resp = await client.post(s.base_url, json=tasks)
                 except httpx.TransportError as exc:

@@ -17,6 +17,7 @@ import asyncio
 import logging
 import math
 import time
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -92,8 +93,10 @@ class BatchPoller:
         if self._flush is not None:
             self._flush.cancel()
             self._flush = None
-        for task in list(self._inflight):
+        inflight = list(self._inflight)
+        for task in inflight:
             task.cancel()
+        await asyncio.gather(*inflight, return_exceptions=True)
         await self._hook.aclose()
         return True
 
@@ -197,22 +200,31 @@ def _fail(waiters: dict[str, list[asyncio.Future[TaskState]]], exc: BaseExceptio
                 f.set_exception(exc)
 
 
-_POLLERS: dict[tuple[str, int], BatchPoller] = {}
+# Keyed by the loop object itself (weakly): an HTTP client belongs to one event loop, and a
+# loop's id() may be reused once it is gone.
+_POLLERS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, BatchPoller]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 def poller_for(conn_id: str) -> BatchPoller:
     """The shared poller for ``conn_id`` in the running event loop (created on first use)."""
-    key = (conn_id, id(asyncio.get_running_loop()))
-    poller = _POLLERS.get(key)
+    pollers = _POLLERS.setdefault(asyncio.get_running_loop(), {})
+    poller = pollers.get(conn_id)
     if poller is None:
-        poller = _POLLERS[key] = BatchPoller(lambda: RunwareHook(conn_id))
+        poller = pollers[conn_id] = BatchPoller(lambda: RunwareHook(conn_id))
     poller.acquire()
     return poller
 
 
 async def release_poller(conn_id: str, poller: BatchPoller) -> None:
     """Give back a poller from :func:`poller_for`; the last user closes it."""
-    if await poller.release():
-        key = (conn_id, id(asyncio.get_running_loop()))
-        if _POLLERS.get(key) is poller:
-            del _POLLERS[key]
+    pollers = _POLLERS.get(asyncio.get_running_loop(), {})
+    if pollers.get(conn_id) is poller and poller._users <= 1:
+        del pollers[conn_id]  # before closing, so no newcomer picks up a closing poller
+    await poller.release()
+
+
+def active_pollers() -> list[BatchPoller]:
+    """Pollers in use in the running event loop (for benchmarks and tests)."""
+    return list(_POLLERS.get(asyncio.get_running_loop(), {}).values())

@@ -152,7 +152,7 @@ async def test_triggers_in_one_loop_share_a_poller_and_the_last_one_closes_it() 
     assert not client.is_closed
     await release_poller("runware_default", b)
     assert client.is_closed
-    assert not poller_mod._POLLERS
+    assert not poller_mod.active_pollers()
 
 
 def test_poll_schedule_waits_the_first_delay_from_the_start_then_ramps() -> None:
