@@ -32,5 +32,8 @@ def airflow_home() -> Path:
     return _HOME / "airflow"
 
 
+pytest_plugins = ["tests.dag_fixtures"]
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     shutil.rmtree(_HOME, ignore_errors=True)

@@ -9,7 +9,7 @@ import pytest
 from airflow_provider_sync.emulator import EmulatorServer
 from airflow_provider_sync.triggers.runware import RunwareTaskTrigger
 
-from .conftest import RunDag
+from ..dag_fixtures import RunDag
 
 pytestmark = pytest.mark.integration
 

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from airflow_provider_sync.emulator import EmulatorServer
 from airflow_provider_sync.emulator.render import probe_media
 from airflow_provider_sync.emulator.samples import ensure_samples
+from airflow_provider_sync.triggers.runware import RunwareTaskTrigger
 
-from .conftest import RunDag
+from ..dag_fixtures import RunDag
 
 pytestmark = pytest.mark.integration
 
@@ -89,7 +91,11 @@ def test_each_render_is_an_asset_event(emulator: EmulatorServer, run_dag: RunDag
 
 @pytest.mark.parametrize("deferrable", [True, False], ids=["deferred", "worker-polling"])
 def test_fan_out_over_clips_with_dynamic_task_mapping(
-    emulator: EmulatorServer, run_dag: RunDag, tmp_path: Path, deferrable: bool
+    emulator: EmulatorServer,
+    run_dag: RunDag,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    deferrable: bool,
 ) -> None:
     clips = [
         {
@@ -101,9 +107,18 @@ def test_fan_out_over_clips_with_dynamic_task_mapping(
     ]
     clips[2]["sync_mode"] = "remap"
     out_dir = tmp_path / "batch"
+    runs: list[str] = []
+    original = RunwareTaskTrigger.run
+
+    def counting_run(self: RunwareTaskTrigger) -> Any:
+        runs.append(self.task_uuid)
+        return original(self)
+
+    monkeypatch.setattr(RunwareTaskTrigger, "run", counting_run)
     result = run_dag(
         "example_sync_fanout.py", {"clips": clips, "output_dir": f"{out_dir}/"}, deferrable=deferrable
     )
+    assert len(runs) == (5 if deferrable else 0)
     assert result.state == "success", result.tasks
     renders = result.xcom["lipsync"]
     assert len(renders) == 5

@@ -1,4 +1,7 @@
-"""Integration fixtures: the emulator on loopback and a helper that runs a DAG with dag.test()."""
+"""Fixtures for DAG runs: the emulator on loopback and a helper that runs a DAG with dag.test().
+
+Registered for the whole suite through ``pytest_plugins`` in ``tests/conftest.py``.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +15,7 @@ import pytest
 from airflow_provider_sync.emulator import EmulatorServer
 from airflow_provider_sync.sandbox import load_dag, runware_conn_env, task_states, xcom_results
 
-from ..conftest import EXAMPLE_DAGS
+from .conftest import EXAMPLE_DAGS
 
 API_KEY = "itest-key-7c1d9e"
 
@@ -62,7 +65,9 @@ def run_dag(airflow_home: Path) -> RunDag:
         dag = load_dag(EXAMPLE_DAGS / file)
         if deferrable is not None:
             for task in dag.tasks:
-                if hasattr(task, "deferrable"):
+                if hasattr(task, "partial_kwargs"):  # a mapped operator: its tasks are made at run time
+                    task.partial_kwargs["deferrable"] = deferrable
+                elif hasattr(task, "deferrable"):
                     task.deferrable = deferrable
         dag_run = dag.test(run_conf={"poll_interval": 0.2, **(conf or {})}, **kw)
         return DagResult(
