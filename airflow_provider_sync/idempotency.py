@@ -121,8 +121,13 @@ def submit_or_attach(
             prepare = None
         ack = hook.submit_task({**task, "taskUUID": task_uuid})
         if ack.get("duplicate"):
+            # Runware knows the job after all (a lost answer, or a status read that missed
+            # it). Look again: a job that has since failed must not be re-attached to.
+            state = hook.get_task_state(task_uuid)
+            if state.status == "error":
+                continue
             logger.info("Job %s was already submitted (an earlier answer was lost); re-attaching", task_uuid)
-            return Attachment(task_uuid, generation, submitted=False, state=None)
+            return Attachment(task_uuid, generation, submitted=False, state=state if state.finished else None)
         return Attachment(task_uuid, generation, submitted=True, state=None)
     raise AirflowFailException(
         f"{MAX_GENERATIONS} jobs for this task instance ended in error; not submitting another. "

@@ -35,5 +35,14 @@ def airflow_home() -> Path:
 pytest_plugins = ["tests.dag_fixtures"]
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--soak-jobs",
+        type=int,
+        default=int(os.environ.get("SYNC_SOAK_JOBS", "300")),
+        help="jobs in the soak test (default 300, or $SYNC_SOAK_JOBS)",
+    )
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     shutil.rmtree(_HOME, ignore_errors=True)
