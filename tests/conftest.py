@@ -10,6 +10,7 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -42,6 +43,22 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=int(os.environ.get("SYNC_SOAK_JOBS", "300")),
         help="jobs in the soak test (default 300, or $SYNC_SOAK_JOBS)",
     )
+
+
+_FIGURES: list[str] = []
+
+
+@pytest.fixture(scope="session")
+def figures() -> list[str]:
+    """Lines appended here are printed in the run's summary (soak, deployment figures)."""
+    return _FIGURES
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if _FIGURES:
+        terminalreporter.section("figures")
+        for line in _FIGURES:
+            terminalreporter.write_line(line)
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

@@ -46,7 +46,9 @@ DAG_FILE = textwrap.dedent(
 )
 
 
-def test_twenty_deferred_renders_finish_in_one_render_time_on_two_slots(tmp_path: Path) -> None:
+def test_twenty_deferred_renders_finish_in_one_render_time_on_two_slots(
+    tmp_path: Path, figures: list[str]
+) -> None:
     dags = tmp_path / "dags"
     dags.mkdir()
     (dags / "twenty.py").write_text(DAG_FILE)
@@ -73,8 +75,8 @@ def test_twenty_deferred_renders_finish_in_one_render_time_on_two_slots(tmp_path
             wall = time.monotonic() - started
             final = stack.task_states(DAG_ID, run_id)
             submissions = len(emulator.admin.submissions())
-            print(
-                f"\n[deployment] {TASKS} tasks, render {RENDER_SECONDS:.0f} s, parallelism 2: run {state} "
+            figures.append(
+                f"[deployment] {TASKS} tasks, render {RENDER_SECONDS:.0f} s, parallelism 2: run {state} "
                 f"in {wall:.1f} s (worker polling would need >= {TASKS / 2 * RENDER_SECONDS:.0f} s); "
                 f"peak running {peak_running}, peak deferred {peak_deferred}; "
                 f"final states {dict(final)}; emulator submissions {submissions}"

@@ -58,7 +58,7 @@ def run_task_instance(n: int) -> dict[str, Any]:
                 return {"n": n, "error": repr(exc), "tries": tries, "job_errors": job_errors}
 
 
-def test_soak(emu: EmulatorServer, request: pytest.FixtureRequest) -> None:
+def test_soak(emu: EmulatorServer, request: pytest.FixtureRequest, figures: list[str]) -> None:
     jobs = int(request.config.getoption("soak_jobs"))
     emu.admin.configure(render_seconds=0.3, log_limit=200_000)
     emu.admin.set_faults([*REQUEST_FAULTS, *JOB_FAULTS])
@@ -87,8 +87,8 @@ def test_soak(emu: EmulatorServer, request: pytest.FixtureRequest) -> None:
     faulted = Counter(r["fault"] for r in log if r.get("fault"))
     share = 100 * sum(faulted.values()) / max(1, stats["requests"])
     job_faults = {k: v for k, v in stats["faults"].items() if k in ("job_error", "forget")}
-    print(
-        f"\n[soak] jobs {jobs}, wall {wall:.1f} s, requests {stats['requests']}, "
+    figures.append(
+        f"[soak] jobs {jobs}, wall {wall:.1f} s, requests {stats['requests']}, "
         f"faulted requests {sum(faulted.values())} ({share:.1f}%): {dict(faulted)}; job faults {job_faults}; "
         f"client retries after faults {sum(faulted.values())}; "
         f"Airflow retries {sum(o['tries'] - 1 for o in outcomes)}; jobs created {len(by_uuid)} "
