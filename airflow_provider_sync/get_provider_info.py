@@ -55,6 +55,7 @@ def get_provider_info() -> dict[str, Any]:
                 "python-modules": ["airflow_provider_sync.triggers.runware"],
             }
         ],
+        "extra-links": ["airflow_provider_sync.links.SyncOutputVideoLink"],
         "integrations": [
             {
                 "integration-name": "Runware",

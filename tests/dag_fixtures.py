@@ -32,7 +32,7 @@ def emulator_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulat
 def emulator(emulator_server: EmulatorServer, monkeypatch: pytest.MonkeyPatch) -> EmulatorServer:
     """The emulator, reset, with ``runware_default`` pointing at it."""
     emulator_server.admin.reset()
-    emulator_server.admin.configure(render_seconds=0.5, output="metadata")
+    emulator_server.admin.configure(render_seconds=0.5, output="metadata", api_keys=[API_KEY])
     for name, value in runware_conn_env(emulator_server.base_url, API_KEY).items():
         monkeypatch.setenv(name, value)
     return emulator_server

@@ -1,0 +1,60 @@
+"""The provider as Airflow's own commands see it: providers, hooks, links, connection test."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from airflow_provider_sync.emulator import EmulatorServer
+
+pytestmark = pytest.mark.integration
+
+KEY = "cli-test-key-2b9d"
+
+
+def airflow(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    exe = Path(sys.executable).with_name("airflow")
+    return subprocess.run(
+        [str(exe), *args], capture_output=True, text=True, timeout=120, env={**os.environ, **(env or {})}
+    )
+
+
+def test_airflow_lists_the_provider_its_hook_and_link(airflow_home: Path) -> None:
+    providers = json.loads(airflow("providers", "list", "-o", "json").stdout)
+    assert any(p["package_name"] == "airflow-provider-sync" for p in providers)
+    hooks = json.loads(airflow("providers", "hooks", "-o", "json").stdout)
+    runware = [h for h in hooks if h["connection_type"] == "runware"]
+    assert runware
+    assert runware[0]["class"] == "airflow_provider_sync.hooks.runware.RunwareHook"
+    links = airflow("providers", "links", "-o", "json").stdout
+    assert "airflow_provider_sync.links.SyncOutputVideoLink" in links
+    widgets = airflow("providers", "widgets", "-o", "json").stdout
+    assert "timeout" in widgets
+
+
+def test_airflow_connections_test_uses_test_connection(
+    emulator_server: EmulatorServer, airflow_home: Path
+) -> None:
+    emulator_server.admin.reset()
+    emulator_server.admin.configure(api_keys=[KEY])
+    good = {"conn_type": "runware", "host": emulator_server.base_url, "password": KEY}
+    env = {"AIRFLOW__CORE__TEST_CONNECTION": "Enabled", "AIRFLOW_CONN_RUNWARE_CLI": json.dumps(good)}
+    ok = airflow("connections", "test", "runware_cli", env=env)
+    assert ok.returncode == 0, ok.stderr
+    assert "Connection success!" in ok.stdout
+    probes = [
+        t
+        for t in emulator_server.admin.requests_tasks()
+        if t["taskUUID"] == "00000000-0000-0000-0000-000000000000"
+    ]
+    assert probes == [{"taskType": "getResponse", "taskUUID": "00000000-0000-0000-0000-000000000000"}]
+    bad = {**good, "password": "sk-WRONG-cli-canary"}
+    env["AIRFLOW_CONN_RUNWARE_CLI"] = json.dumps(bad)
+    refused = airflow("connections", "test", "runware_cli", env=env)
+    assert "invalidApiKey" in refused.stdout + refused.stderr
+    assert "sk-WRONG-cli-canary" not in refused.stdout + refused.stderr
