@@ -79,3 +79,19 @@ def run_dag(airflow_home: Path) -> RunDag:
         )
 
     return run
+
+
+@pytest.fixture
+def trigger_runs(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Task UUIDs of every RunwareTaskTrigger that starts running (proves a task deferred)."""
+    from airflow_provider_sync.triggers.runware import RunwareTaskTrigger
+
+    runs: list[str] = []
+    original = RunwareTaskTrigger.run
+
+    def counting_run(self: RunwareTaskTrigger) -> Any:
+        runs.append(self.task_uuid)
+        return original(self)
+
+    monkeypatch.setattr(RunwareTaskTrigger, "run", counting_run)
+    return runs

@@ -224,7 +224,7 @@ def render_sync_output(
                 out.mux(packet)
         for packet in vs.encode():
             out.mux(packet)
-        _encode_audio(out, aus, audio, RATE)
+        encode_audio(out, aus, audio, RATE)
     tmp.replace(out_path)
     return RenderResult(
         path=out_path,
@@ -244,7 +244,8 @@ def _caption(draw: Any, lines: Sequence[str]) -> None:
         draw.text((6, 5 + 12 * i), line, fill=(255, 255, 255, 255))
 
 
-def _encode_audio(out: Any, stream: Any, signal: np.ndarray, rate: int) -> None:
+def encode_audio(out: Any, stream: Any, signal: np.ndarray, rate: int) -> None:
+    """Encode mono float samples through ``stream`` in codec-sized frames, then flush it."""
     import av
 
     fifo = av.AudioFifo()

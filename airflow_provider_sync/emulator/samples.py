@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -58,6 +57,8 @@ def _make_video(path: Path) -> None:
     import av
     from PIL import Image, ImageDraw
 
+    from airflow_provider_sync.emulator.render import encode_audio
+
     rate = 48000
     script = "Good evening. Here is the news, read by a test pattern with a face."
     env = text_envelope(script, rate)
@@ -87,26 +88,5 @@ def _make_video(path: Path) -> None:
                 out.mux(packet)
         for packet in vs.encode():
             out.mux(packet)
-        _encode_audio(out, aus, voice, rate)
+        encode_audio(out, aus, voice, rate)
     tmp.replace(path)
-
-
-def _encode_audio(out: object, stream: object, signal: np.ndarray, rate: int) -> None:
-    """Encode mono float samples through ``stream`` in codec-sized frames."""
-    import av
-
-    fifo = av.AudioFifo()
-    frame = av.AudioFrame.from_ndarray(signal.reshape(1, -1).astype(np.float32), format="fltp", layout="mono")
-    frame.sample_rate = rate
-    frame.pts = 0
-    frame.time_base = Fraction(1, rate)
-    fifo.write(frame)
-    size = stream.codec_context.frame_size or 1024  # type: ignore[attr-defined]
-    while fifo.samples > 0:
-        chunk = fifo.read(min(size, fifo.samples), partial=True)
-        if chunk is None:
-            break
-        for packet in stream.encode(chunk):  # type: ignore[attr-defined]
-            out.mux(packet)  # type: ignore[attr-defined]
-    for packet in stream.encode(None):  # type: ignore[attr-defined]
-        out.mux(packet)  # type: ignore[attr-defined]

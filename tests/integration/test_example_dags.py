@@ -7,7 +7,6 @@ from typing import Any
 import pytest
 
 from airflow_provider_sync.emulator import EmulatorServer
-from airflow_provider_sync.triggers.runware import RunwareTaskTrigger
 
 from ..dag_fixtures import RunDag
 
@@ -101,21 +100,14 @@ CASES: list[tuple[str, str, dict[str, Any], dict[str, Any]]] = [
 def test_example_dag_runs_end_to_end(
     emulator: EmulatorServer,
     run_dag: RunDag,
-    monkeypatch: pytest.MonkeyPatch,
+    trigger_runs: list[str],
     dag_file: str,
     task_id: str,
     conf: dict[str, Any],
     expected: dict[str, Any],
     deferrable: bool,
 ) -> None:
-    runs: list[str] = []
-    original = RunwareTaskTrigger.run
-
-    def counting_run(self: RunwareTaskTrigger) -> Any:
-        runs.append(self.task_uuid)
-        return original(self)
-
-    monkeypatch.setattr(RunwareTaskTrigger, "run", counting_run)
+    runs = trigger_runs
 
     result = run_dag(dag_file, conf, deferrable=deferrable)
 

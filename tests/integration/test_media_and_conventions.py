@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from airflow_provider_sync.emulator import EmulatorServer
 from airflow_provider_sync.emulator.render import probe_media
 from airflow_provider_sync.emulator.samples import ensure_samples
-from airflow_provider_sync.triggers.runware import RunwareTaskTrigger
 
 from ..dag_fixtures import RunDag
 
@@ -94,7 +92,7 @@ def test_fan_out_over_clips_with_dynamic_task_mapping(
     emulator: EmulatorServer,
     run_dag: RunDag,
     tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
+    trigger_runs: list[str],
     deferrable: bool,
 ) -> None:
     clips = [
@@ -107,14 +105,7 @@ def test_fan_out_over_clips_with_dynamic_task_mapping(
     ]
     clips[2]["sync_mode"] = "remap"
     out_dir = tmp_path / "batch"
-    runs: list[str] = []
-    original = RunwareTaskTrigger.run
-
-    def counting_run(self: RunwareTaskTrigger) -> Any:
-        runs.append(self.task_uuid)
-        return original(self)
-
-    monkeypatch.setattr(RunwareTaskTrigger, "run", counting_run)
+    runs = trigger_runs
     result = run_dag(
         "example_sync_fanout.py", {"clips": clips, "output_dir": f"{out_dir}/"}, deferrable=deferrable
     )
