@@ -36,6 +36,7 @@ DEFAULT_TIMEOUT = 60.0
 DEFAULT_MAX_ATTEMPTS = 5
 DEFAULT_RETRY_MIN_WAIT = 1.0
 DEFAULT_RETRY_MAX_WAIT = 30.0
+MAX_RETRY_AFTER = 300.0
 # Runware accepts many tasks per request; beyond this, one slow answer delays too many jobs.
 MAX_TASKS_PER_REQUEST = 250
 
@@ -62,7 +63,8 @@ class _WaitBackoffOrRetryAfter:
         exc = retry_state.outcome.exception() if retry_state.outcome else None
         retry_after = getattr(exc, "retry_after", None)
         if retry_after is not None:
-            wait = max(wait, min(float(retry_after), self._maximum * 4))
+            # Honour the server's wish, but never park a task for more than a few minutes.
+            wait = max(wait, min(float(retry_after), max(self._maximum, MAX_RETRY_AFTER)))
         return float(wait)
 
 

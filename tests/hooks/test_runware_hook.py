@@ -1,0 +1,230 @@
+"""RunwareHook against a mocked Runware (respx): headers, batching, retries and their limits."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import httpx
+import pytest
+import respx
+
+from airflow_provider_sync.exceptions import (
+    RunwareAPIError,
+    RunwareAuthError,
+    RunwareInsufficientCreditsError,
+    RunwareTransientError,
+)
+from airflow_provider_sync.hooks.runware import DEFAULT_BASE_URL, RunwareHook
+
+URL = "http://hook.test/v1"
+KEY = "sk-hook-test-88c1"
+UUID = "3f2b8c1a-5d6e-4f70-8a9b-0c1d2e3f4a5b"
+
+
+@pytest.fixture(autouse=True)
+def conn(monkeypatch: pytest.MonkeyPatch) -> None:
+    value = {
+        "conn_type": "runware",
+        "host": URL,
+        "password": KEY,
+        "extra": {"max_attempts": 4, "retry_min_wait": 0.01, "retry_max_wait": 0.05, "timeout": 2},
+    }
+    monkeypatch.setenv("AIRFLOW_CONN_RUNWARE_DEFAULT", json.dumps(value))
+
+
+def processing(request: httpx.Request) -> httpx.Response:
+    tasks = json.loads(request.content)
+    return httpx.Response(
+        200, json={"data": [{"taskUUID": t["taskUUID"], "status": "processing"} for t in tasks]}
+    )
+
+
+@pytest.mark.parametrize(
+    ("host", "extra", "expected"),
+    [
+        (None, {}, DEFAULT_BASE_URL),
+        ("api.runware.ai", {}, "https://api.runware.ai/v1"),
+        ("http://127.0.0.1:8765/v1/", {}, "http://127.0.0.1:8765/v1"),
+        ("ignored", {"base_url": "http://other.test/v1"}, "http://other.test/v1"),
+    ],
+)
+def test_base_url_from_the_connection(
+    monkeypatch: pytest.MonkeyPatch, host: str | None, extra: dict[str, Any], expected: str
+) -> None:
+    value = {"conn_type": "runware", "host": host, "password": KEY, "extra": extra}
+    monkeypatch.setenv("AIRFLOW_CONN_RUNWARE_X", json.dumps(value))
+    assert RunwareHook("runware_x").base_url == expected
+
+
+def test_requests_carry_the_bearer_key_and_a_json_array() -> None:
+    with respx.mock:
+        route = respx.post(URL).mock(side_effect=processing)
+        hook = RunwareHook()
+        state = hook.get_task_state(UUID)
+    assert state.status == "processing"
+    request = route.calls.last.request
+    assert request.headers["authorization"] == f"Bearer {KEY}"
+    assert request.headers["content-type"] == "application/json"
+    assert json.loads(request.content) == [{"taskType": "getResponse", "taskUUID": UUID}]
+
+
+def test_many_states_go_in_bounded_batches_over_one_pooled_client() -> None:
+    uuids = [f"job-{i}" for i in range(600)]
+    with respx.mock:
+        route = respx.post(URL).mock(side_effect=processing)
+        hook = RunwareHook()
+        client = hook.get_conn()
+        states = hook.get_task_states(uuids)
+        assert hook.get_conn() is client
+    assert set(states) == set(uuids)
+    assert [len(json.loads(c.request.content)) for c in route.calls] == [250, 250, 100]
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [
+        httpx.Response(500, json={"errors": [{"code": "internalServerError", "message": "boom"}]}),
+        httpx.Response(502, text="<html>bad gateway</html>"),
+        httpx.Response(503),
+        httpx.Response(200, text='{"data": [{"taskUU'),
+        httpx.ConnectError("refused"),
+        httpx.ReadTimeout("slow"),
+        httpx.RemoteProtocolError("peer closed connection"),
+    ],
+    ids=["500", "502-html", "503", "malformed", "connect", "read-timeout", "reset"],
+)
+def test_transient_faults_are_retried_until_success(failure: Any) -> None:
+    answers = [failure, failure]
+    with respx.mock:
+        route = respx.post(URL).mock(side_effect=[*answers, processing])
+        state = RunwareHook().get_task_state(UUID)
+    assert state.status == "processing"
+    assert route.call_count == 3
+
+
+def test_retries_stop_after_max_attempts() -> None:
+    with respx.mock:
+        route = respx.post(URL).mock(return_value=httpx.Response(503))
+        with pytest.raises(RunwareTransientError):
+            RunwareHook().get_task_state(UUID)
+    assert route.call_count == 4
+
+
+def test_429_waits_for_retry_after() -> None:
+    limited = httpx.Response(
+        429,
+        headers={"Retry-After": "0.3"},
+        json={"errors": [{"code": "rateLimitExceeded", "message": "slow down"}]},
+    )
+    with respx.mock:
+        route = respx.post(URL).mock(side_effect=[limited, processing])
+        started = time.monotonic()
+        RunwareHook().get_task_state(UUID)
+        waited = time.monotonic() - started
+    assert route.call_count == 2
+    assert waited >= 0.3
+
+
+@pytest.mark.parametrize(
+    ("status", "error", "exc"),
+    [
+        (
+            401,
+            {"code": "invalidApiKey", "message": "Invalid API key", "parameter": "apiKey"},
+            RunwareAuthError,
+        ),
+        (402, {"code": "insufficientCredits", "message": "Top up"}, RunwareInsufficientCreditsError),
+        (
+            400,
+            {
+                "code": "invalidParameter",
+                "message": "bad syncMode",
+                "parameter": "providerSettings.sync.syncMode",
+                "taskUUID": UUID,
+            },
+            RunwareAPIError,
+        ),
+    ],
+)
+def test_permanent_errors_are_raised_at_once_with_runwares_fields(
+    status: int, error: dict[str, Any], exc: type[Exception], caplog: pytest.LogCaptureFixture
+) -> None:
+    task = {"taskType": "videoInference", "taskUUID": UUID, "model": "sync:lipsync-2@1"}
+    with respx.mock:
+        route = respx.post(URL).mock(return_value=httpx.Response(status, json={"errors": [error]}))
+        with pytest.raises(exc) as raised:
+            RunwareHook().submit_task(task)
+    assert route.call_count == 1
+    err: Any = raised.value
+    assert (err.code, err.message, err.parameter) == (error["code"], error["message"], error.get("parameter"))
+    assert err.http_status == status
+    assert error["message"] in str(err)
+    assert KEY not in str(err)
+    assert KEY not in caplog.text
+
+
+def test_duplicate_task_uuid_is_an_acknowledgement() -> None:
+    duplicate = {"errors": [{"code": "duplicateTaskUUID", "message": "exists", "taskUUID": UUID}]}
+    with respx.mock:
+        respx.post(URL).mock(return_value=httpx.Response(409, json=duplicate))
+        ack = RunwareHook().submit_task({"taskType": "videoInference", "taskUUID": UUID})
+    assert ack == {"taskUUID": UUID, "duplicate": True}
+
+
+def test_test_connection() -> None:
+    with respx.mock:
+        missing = {
+            "errors": [
+                {"code": "taskNotFound", "taskUUID": "00000000-0000-0000-0000-000000000000", "message": "no"}
+            ]
+        }
+        respx.post(URL).mock(return_value=httpx.Response(404, json=missing))
+        ok, message = RunwareHook().test_connection()
+    assert ok
+    assert URL in message
+    with respx.mock:
+        respx.post(URL).mock(
+            return_value=httpx.Response(401, json={"errors": [{"code": "invalidApiKey", "message": "no"}]})
+        )
+        ok, message = RunwareHook().test_connection()
+    assert not ok
+    assert "invalidApiKey" in message
+
+
+def test_downloads_never_carry_the_key(tmp_path: Any) -> None:
+    with respx.mock:
+        route = respx.get("https://cdn.test/v.mp4").mock(
+            return_value=httpx.Response(200, content=b"x" * 1000)
+        )
+        size = RunwareHook().download("https://cdn.test/v.mp4", str(tmp_path / "out" / "v.mp4"))
+    assert size == 1000
+    assert (tmp_path / "out" / "v.mp4").read_bytes() == b"x" * 1000
+    assert "authorization" not in route.calls.last.request.headers
+
+
+async def test_async_calls_retry_and_batch_the_same_way() -> None:
+    with respx.mock:
+        route = respx.post(URL).mock(side_effect=[httpx.Response(503), processing, processing, processing])
+        hook = RunwareHook()
+        state = await hook.aget_task_state(UUID)
+        states = await hook.aget_task_states(["a", "b", "c"])
+        ack = await hook.asubmit_task({"taskType": "videoInference", "taskUUID": "x"})
+        await hook.aclose()
+    assert state.status == "processing"
+    assert set(states) == {"a", "b", "c"}
+    assert ack["taskUUID"] == "x"
+    assert route.call_count == 4
+
+
+async def test_the_async_path_never_uses_the_sync_client(monkeypatch: pytest.MonkeyPatch) -> None:
+    def forbidden(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("sync client used in async code")
+
+    monkeypatch.setattr(httpx.Client, "send", forbidden)
+    with respx.mock:
+        respx.post(URL).mock(side_effect=processing)
+        hook = RunwareHook()
+        assert (await hook.aget_task_state(UUID)).status == "processing"
+        await hook.aclose()
