@@ -228,3 +228,18 @@ async def test_the_async_path_never_uses_the_sync_client(monkeypatch: pytest.Mon
         hook = RunwareHook()
         assert (await hook.aget_task_state(UUID)).status == "processing"
         await hook.aclose()
+
+
+def test_the_connection_form_labels_and_hides_fields() -> None:
+    from airflow_provider_sync.get_provider_info import get_provider_info
+
+    behaviour = RunwareHook.get_ui_field_behaviour()
+    assert behaviour["relabeling"] == {"password": "API key", "host": "Base URL"}
+    assert set(behaviour["hidden_fields"]) == {"schema", "login", "port", "extra"}
+    assert behaviour["placeholders"]["host"] == DEFAULT_BASE_URL
+    [conn_type] = get_provider_info()["connection-types"]
+    assert conn_type["connection-type"] == RunwareHook.conn_type == "runware"
+    declared = conn_type["ui-field-behaviour"]
+    assert declared["relabeling"] == behaviour["relabeling"]
+    assert sorted(declared["hidden-fields"]) == sorted(behaviour["hidden_fields"])
+    assert conn_type["conn-fields"]["timeout"]["label"].startswith("Request timeout")
