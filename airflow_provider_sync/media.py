@@ -14,7 +14,7 @@ import base64
 import json
 import os
 import re
-import tempfile
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -197,7 +197,9 @@ def save_stream(chunks: Iterator[bytes], target: str) -> int:
     path = _path(target)
     if isinstance(path, Path):
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+        tmp = str(path.parent / f".{path.name}.{uuid.uuid4().hex}.part")
+        # os.open with 0o666 lets the umask decide, as for any file the user creates.
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
         try:
             with os.fdopen(fd, "wb") as out:
                 written = _copy(chunks, out.write)

@@ -39,12 +39,13 @@ def produce_output(job: Job, state: EmulatorState) -> Path:
     samples = ensure_samples(state.media_dir / "samples")
     request = job.request
     inputs = request.get("inputs", {})
-    video = resolve_source(str(inputs.get("video")), state, samples.video, samples.audio)
+    video = resolve_source(str(inputs.get("video")), state, samples.video)
     tracks: dict[str, Path] = {}
     for n, item in enumerate(inputs.get("audio") or inputs.get("audios") or []):
         source = str(item.get("source"))
-        fallback = samples.audio[int(hashlib.sha256(source.encode()).hexdigest(), 16) % len(samples.audio)]
-        tracks[str(item.get("id", f"audio-{n}"))] = resolve_source(source, state, fallback, samples.audio)
+        tracks[str(item.get("id", f"audio-{n}"))] = resolve_source(
+            source, state, audio_fallback(source, samples.audio)
+        )
     for item in inputs.get("speech") or []:
         tracks[str(item["id"])] = speech_track(item, state)
     sync = (request.get("providerSettings") or {}).get("sync", {})
@@ -75,7 +76,12 @@ def overlay_lines(request: dict[str, Any]) -> list[str]:
     return lines
 
 
-def resolve_source(source: str, state: EmulatorState, fallback: Path, _audio: list[Path]) -> Path:
+def audio_fallback(source: str, samples: list[Path]) -> Path:
+    """The sample audio standing in for an unreachable ``source`` (the same one every time)."""
+    return samples[int(hashlib.sha256(source.encode()).hexdigest(), 16) % len(samples)]
+
+
+def resolve_source(source: str, state: EmulatorState, fallback: Path) -> Path:
     """A local file for an input, or ``fallback`` when the emulator cannot reach it."""
     item = state.media.get(source)
     if item is not None and item.path is not None and item.path.exists():

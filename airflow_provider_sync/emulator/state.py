@@ -397,16 +397,19 @@ class EmulatorState:
         return DEFAULT_AUDIO_SECONDS
 
     def _media_seconds(self, source: str) -> float:
-        item = self.media.get(source)
-        path = item.path if item else self.resolve_url(source)
-        if path is not None and self.config.output == "render":
-            try:
-                from airflow_provider_sync.emulator.render import probe_media
+        """Length of the audio the render will use: the real file, or the stand-in sample."""
+        if self.config.output != "render":
+            return DEFAULT_AUDIO_SECONDS
+        try:
+            from airflow_provider_sync.emulator.output import audio_fallback, resolve_source
+            from airflow_provider_sync.emulator.render import probe_media
+            from airflow_provider_sync.emulator.samples import ensure_samples
 
-                return round(probe_media(path).duration, 3)
-            except Exception:  # unreadable upload: bill the default, the render will fail loudly
-                return DEFAULT_AUDIO_SECONDS
-        return DEFAULT_AUDIO_SECONDS
+            samples = ensure_samples(self.media_dir / "samples")
+            path = resolve_source(source, self, audio_fallback(source, samples.audio))
+            return round(probe_media(path).duration, 3)
+        except Exception:  # unreadable upload: bill the default, the render will fail loudly
+            return DEFAULT_AUDIO_SECONDS
 
 
 def _speech_seconds(text: str) -> float:
