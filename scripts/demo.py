@@ -1,9 +1,10 @@
 """``make demo``: run the lip-sync example DAG against the local Runware emulator.
 
 Starts the emulator, builds a throwaway Airflow home (SQLite) under ``.demo/``, runs
-``example_sync_lipsync`` with ``dag.test()`` (the task defers; the trigger polls the
-emulator), saves the rendered video under ``.demo/output/``, prints where it went, and stops
-everything it started.
+``example_sync_lipsync`` with ``dag.test()`` on generated sample media (a 6 s clip and a
+4 s voice, uploaded from local files; the task defers and the trigger polls the emulator),
+saves the rendered video under ``.demo/output/`` with a contact sheet, prints where they
+went, and stops everything it started. ``--sync-mode loop`` etc. to hear the difference.
 """
 
 from __future__ import annotations
@@ -71,7 +72,14 @@ def run_dag(sync_mode: str, output_format: str) -> dict[str, object]:
     dag = load_dag(DAG_FILE)
     for task in dag.tasks:
         task.deferrable = True  # type: ignore[attr-defined]
+    from airflow_provider_sync.emulator.samples import ensure_samples
+
+    # Local files: the operator uploads them first, as it would a clip from your own disk.
+    # The short voice leaves room after it, so the sync mode's effect can be heard.
+    samples = ensure_samples(WORK / "samples")
     conf = {
+        "video": str(samples.video),
+        "audio": str(samples.audio[0]),
         "sync_mode": sync_mode,
         "output_format": output_format,
         "poll_interval": 1,
