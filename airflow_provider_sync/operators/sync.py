@@ -322,6 +322,8 @@ class SyncBaseOperator(BaseOperator):
                 "seed": raw.get("seed"),
                 "output_format": self.output_format.upper() if isinstance(self.output_format, str) else "MP4",
                 "elapsed": event.get("elapsed"),
+                # Everything Runware said, known fields or not (tolerant on input).
+                "raw": raw,
             }
             cost = f", cost USD {result['cost']}" if result["cost"] is not None else ""
             self.log.info(

@@ -195,6 +195,11 @@ def test_execute_complete_turns_events_into_results_and_errors() -> None:
     )
     assert ok["video_url"] == SUCCESS["videoURL"]
     assert ok["elapsed"] == 3.5
+    assert ok["raw"] == SUCCESS
+    tolerant = op.execute_complete(
+        context(), {"status": "success", "task_uuid": "u-1", "result": {**SUCCESS, "fancyNewField": [1, 2]}}
+    )
+    assert tolerant["raw"]["fancyNewField"] == [1, 2]
     with pytest.raises(RunwareJobError) as err:
         op.execute_complete(
             context(),
