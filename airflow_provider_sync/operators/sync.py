@@ -334,7 +334,7 @@ class SyncBaseOperator(BaseOperator):
                 result["video_url"],
             )
             context["ti"].xcom_push(key=VIDEO_URL_XCOM_KEY, value=result["video_url"])
-            if self.output_path:
+            if self.output_path and str(self.output_path).strip() not in ("", "None"):
                 result.update(self._save_output(result))
             if self.output_asset is not None:
                 keys = ("task_uuid", "model", "video_url", "output_path", "cost")
