@@ -110,7 +110,7 @@ def resolve_model(name: str, allowed: Sequence[str] | None = None) -> SyncModel:
     :param allowed: AIR ids the caller accepts (an operator accepts only its own models).
     :raises SyncValidationError: for an unknown or disallowed model, listing the allowed ones.
     """
-    key = name.strip() if isinstance(name, str) else name
+    key = name.strip().lower() if isinstance(name, str) else name
     model = SYNC_MODELS.get(key) or _BY_SHORT_NAME.get(key)
     permitted = [SYNC_MODELS[a] for a in (allowed or SYNC_MODELS)]
     if model is None or model not in permitted:

@@ -1,0 +1,126 @@
+"""Request models: model names, what is sent and what is not, tolerant input, precise errors."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from airflow_provider_sync.exceptions import SyncValidationError
+from airflow_provider_sync.models import SYNC_MODELS, build_video_inference, resolve_model
+
+BASE: dict[str, Any] = {"video": "v-uuid", "audio": "a-uuid"}
+
+
+def build(**kwargs: Any) -> dict[str, Any]:
+    return build_video_inference(**{"model": "lipsync-2", **BASE, **kwargs}).to_payload()
+
+
+@pytest.mark.parametrize(
+    ("name", "air_id"),
+    [
+        ("lipsync-2", "sync:lipsync-2@1"),
+        ("LipSync-2-Pro", "sync:lipsync-2-pro@1"),
+        ("react-1", "sync:react-1@1"),
+        ("sync:react-1@1", "sync:react-1@1"),
+        (" lipsync-2 ", "sync:lipsync-2@1"),
+    ],
+)
+def test_short_names_and_air_ids(name: str, air_id: str) -> None:
+    assert resolve_model(name).air_id == air_id
+
+
+def test_one_table_says_what_each_model_accepts() -> None:
+    settings = {m.short_name: m.settings for m in SYNC_MODELS.values()}
+    common = {"syncMode", "temperature", "activeSpeakerDetection", "occlusionDetectionEnabled"}
+    assert settings["lipsync-2"] == settings["lipsync-2-pro"] == common | {"segments"}
+    assert settings["react-1"] == common | {"editRegion", "emotionPrompt"}
+
+
+def test_only_what_was_set_is_sent() -> None:
+    assert build() == {
+        "taskType": "videoInference",
+        "model": "sync:lipsync-2@1",
+        "deliveryMethod": "async",
+        "includeCost": True,
+        "inputs": {"video": "v-uuid", "audio": [{"id": "audio-1", "source": "a-uuid"}]},
+    }
+    assert "providerSettings" not in build(sync_mode=None, temperature="")
+
+
+def test_templated_strings_are_read_back_into_structures_and_values() -> None:
+    payload = build(
+        audio='[{"id": "fr", "source": "a-uuid"}]',
+        segments="[{'start_time': '0', 'end_time': 2.5, 'ref': 'fr'}]",
+        temperature="0.25",
+        active_speaker_detection="true",
+        sync_mode="LOOP",
+        output_format="webm",
+        output_quality="80",
+    )
+    assert payload["inputs"]["audio"] == [{"id": "fr", "source": "a-uuid"}]
+    assert payload["providerSettings"]["sync"] == {
+        "syncMode": "loop",
+        "temperature": 0.25,
+        "activeSpeakerDetection": True,
+        "segments": [{"startTime": 0, "endTime": 2.5, "ref": "fr"}],
+    }
+    assert (payload["outputFormat"], payload["outputQuality"]) == ("WEBM", 80)
+
+
+def test_speech_accepts_voice_id_in_snake_case() -> None:
+    payload = build(
+        audio=None, speech={"id": "s", "provider": {"name": "elevenlabs", "voice_id": "v1"}, "text": "Hi"}
+    )
+    assert payload["inputs"]["speech"] == [
+        {"id": "s", "provider": {"name": "elevenlabs", "voiceId": "v1"}, "text": "Hi"}
+    ]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "fragments"),
+    [
+        ({"output_quality": 100}, ["output_quality", "99"]),
+        ({"temperature": -0.1}, ["temperature", "0"]),
+        ({"audio": [{"id": "a", "source": "x"}, {"id": "a", "source": "y"}]}, ["unique", "repeated: a"]),
+        (
+            {
+                "segments": [
+                    {"startTime": 0, "endTime": 2, "ref": "audio-1"},
+                    {"startTime": 1, "endTime": 3, "ref": "audio-1"},
+                ]
+            },
+            ["overlap"],
+        ),
+        (
+            {"segments": [{"startTime": 2, "endTime": 2, "ref": "audio-1"}]},
+            ["endTime", "greater than startTime"],
+        ),
+        (
+            {
+                "segments": [
+                    {"startTime": 0, "endTime": 2, "ref": "audio-1", "audioStartTime": 3, "audioEndTime": 1}
+                ]
+            },
+            ["audioEndTime"],
+        ),
+        ({"segments": [{"startTime": 0, "endTime": 2, "ref": "zz"}]}, ["'zz'", "audio-1"]),
+        ({"model": "react-1", "edit_region": "torso"}, ["edit_region", "'lips'", "'face'", "'head'"]),
+        ({"model": "lipsync-2", "emotion_prompt": "happy"}, ["emotionPrompt", "react-1"]),
+        ({"video": ""}, ["video"]),
+    ],
+)
+def test_errors_name_the_field_and_what_is_allowed(kwargs: dict[str, Any], fragments: list[str]) -> None:
+    with pytest.raises(SyncValidationError) as err:
+        build(**kwargs)
+    assert isinstance(err.value, ValueError)
+    for fragment in fragments:
+        assert fragment in str(err.value)
+
+
+def test_touching_segments_are_fine() -> None:
+    segments = [
+        {"startTime": 0, "endTime": 2, "ref": "audio-1"},
+        {"startTime": 2, "endTime": 4, "ref": "audio-1"},
+    ]
+    assert len(build(segments=segments)["providerSettings"]["sync"]["segments"]) == 2
