@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from airflow.sdk.exceptions import AirflowException, AirflowFailException
+from airflow_provider_sync._compat import AirflowException, AirflowFailException
 
 
 class SyncValidationError(ValueError, AirflowFailException):
@@ -59,7 +59,8 @@ class RunwareError(AirflowException):
         self.parameter = parameter
         self.task_uuid = task_uuid
         self.task_type = task_type
-        self.http_status = status_code
+        # Shadows AirflowException's class-level ``status_code`` (always 500): the real one.
+        self.status_code: int | None = status_code  # type: ignore[assignment]
         self.allowed_values = allowed_values
         super().__init__(self._describe())
 
@@ -72,8 +73,8 @@ class RunwareError(AirflowException):
             details.append("allowed values: " + ", ".join(map(str, self.allowed_values)))
         if self.task_uuid:
             details.append(f"taskUUID={self.task_uuid}")
-        if self.http_status:
-            details.append(f"HTTP {self.http_status}")
+        if self.status_code:
+            details.append(f"HTTP {self.status_code}")
         return f"{head} ({'; '.join(details)})" if details else head
 
     def to_dict(self) -> dict[str, Any]:
@@ -84,7 +85,7 @@ class RunwareError(AirflowException):
             "parameter": self.parameter,
             "task_uuid": self.task_uuid,
             "task_type": self.task_type,
-            "status_code": self.http_status,
+            "status_code": self.status_code,
         }
 
 

@@ -56,6 +56,25 @@ def get_provider_info() -> dict[str, Any]:
             }
         ],
         "extra-links": ["airflow_provider_sync.links.SyncOutputVideoLink"],
+        "config": {
+            "sync": {
+                "description": "Settings of the Sync provider (operators running Sync's models on Runware).",
+                "options": {
+                    "default_deferrable": {
+                        "description": (
+                            "Whether Sync operators defer to the triggerer while Runware renders, "
+                            "when a DAG does not say (``deferrable=``). A render takes minutes; "
+                            "deferring holds no worker slot during it. Set it to False only in "
+                            "installations that run no triggerer."
+                        ),
+                        "version_added": "0.2.0",
+                        "type": "boolean",
+                        "example": "False",
+                        "default": "True",
+                    },
+                },
+            },
+        },
         "integrations": [
             {
                 "integration-name": "Runware",

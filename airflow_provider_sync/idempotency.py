@@ -4,8 +4,8 @@ A Runware job is named by its ``taskUUID``, which we choose. We derive it from t
 instance (dag id, run id, task id, map index), a fingerprint of the request, and a
 *generation* number. Before submitting, the operator asks Runware about generation 0, 1, ...:
 
-* unknown -> submit under this UUID (a ``duplicateTaskUUID`` answer means an earlier attempt
-  did submit it after all: re-attach);
+* unknown, or an answer we cannot read -> submit under this UUID (Runware's
+  ``conflictTaskUUID`` answer means an earlier attempt did submit it after all: re-attach);
 * processing or success -> re-attach to that job, submit nothing;
 * ended in error -> try the next generation.
 
@@ -24,8 +24,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk.exceptions import AirflowFailException
-
+from airflow_provider_sync._compat import AirflowFailException
+from airflow_provider_sync.exceptions import (
+    RunwareAuthError,
+    RunwareError,
+    RunwareInsufficientCreditsError,
+)
 from airflow_provider_sync.protocol import TaskState
 
 if TYPE_CHECKING:
@@ -88,6 +92,23 @@ class Attachment:
         return self.state is not None and self.state.finished
 
 
+def _probe(hook: RunwareHook, task_uuid: str, logger: Any) -> TaskState | None:
+    """What Runware says about ``task_uuid``, or ``None`` when the answer says nothing usable.
+
+    The probe only saves work; it never decides alone that a job exists. Whatever it cannot
+    read (a refusal that names no task, a transient fault that outlived the retries) means
+    "submit", and Runware's ``conflictTaskUUID`` answer to the submission decides. Only a
+    refused key or an empty account stops here: the submission would fail the same way.
+    """
+    try:
+        return hook.get_task_state(task_uuid)
+    except (RunwareAuthError, RunwareInsufficientCreditsError):
+        raise
+    except RunwareError as exc:
+        logger.info("Could not read the state of job %s (%s); submitting under this UUID", task_uuid, exc)
+        return None
+
+
 def submit_or_attach(
     hook: RunwareHook,
     task: dict[str, Any],
@@ -105,15 +126,15 @@ def submit_or_attach(
     """
     for generation in range(MAX_GENERATIONS):
         task_uuid = key.task_uuid(generation)
-        state = hook.get_task_state(task_uuid)
-        if state.status == "error":
+        state = _probe(hook, task_uuid, logger)
+        if state is not None and state.status == "error":
             logger.info(
                 "Earlier job %s for this task ended in error (%s); trying a new job",
                 task_uuid,
                 state.error.code if state.error else "unknown",
             )
             continue
-        if state.status in ("processing", "success"):
+        if state is not None and state.status in ("processing", "success"):
             logger.info("Re-attaching to job %s submitted earlier (status: %s)", task_uuid, state.status)
             return Attachment(task_uuid, generation, submitted=False, state=state)
         if prepare is not None:
@@ -121,13 +142,19 @@ def submit_or_attach(
             prepare = None
         ack = hook.submit_task({**task, "taskUUID": task_uuid})
         if ack.get("duplicate"):
-            # Runware knows the job after all (a lost answer, or a status read that missed
-            # it). Look again: a job that has since failed must not be re-attached to.
-            state = hook.get_task_state(task_uuid)
-            if state.status == "error":
+            # Runware took this taskUUID already: an earlier attempt's answer was lost (or was a
+            # 504 after the job was queued), or the probe could not tell. Look again: a job
+            # that has since failed must not be re-attached to.
+            state = _probe(hook, task_uuid, logger)
+            if state is not None and state.status == "error":
                 continue
-            logger.info("Job %s was already submitted (an earlier answer was lost); re-attaching", task_uuid)
-            return Attachment(task_uuid, generation, submitted=False, state=state if state.finished else None)
+            logger.info(
+                "Runware already has job %s (conflictTaskUUID: an earlier attempt submitted it); "
+                "re-attaching",
+                task_uuid,
+            )
+            finished = state is not None and state.finished
+            return Attachment(task_uuid, generation, submitted=False, state=state if finished else None)
         return Attachment(task_uuid, generation, submitted=True, state=None)
     raise AirflowFailException(
         f"{MAX_GENERATIONS} jobs for this task instance ended in error; not submitting another. "

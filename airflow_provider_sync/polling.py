@@ -110,6 +110,7 @@ class JobWatch:
     last_status: str = "submitted"
     _not_found_since: float | None = None
     _last_progress: float | None = None
+    _last_progress_status: str | None = None
 
     def elapsed(self, now: float | None = None) -> float:
         """Seconds since the wait began."""
@@ -202,13 +203,13 @@ class JobWatch:
         }
 
     def progress_due(self, now: float | None = None) -> bool:
-        """True when it is time for another progress log line."""
+        """True when it is time for another progress line: after the first poll, on a change
+        of status, then at most every :data:`PROGRESS_EVERY` seconds."""
         now = now if now is not None else time.time()
-        if self._last_progress is None:
+        changed = self.last_status != self._last_progress_status
+        if self._last_progress is None or changed or now - self._last_progress >= PROGRESS_EVERY:
             self._last_progress = now
-            return False
-        if now - self._last_progress >= PROGRESS_EVERY:
-            self._last_progress = now
+            self._last_progress_status = self.last_status
             return True
         return False
 
@@ -217,4 +218,16 @@ class JobWatch:
         return (
             f"Runware task {self.task_uuid}: {self.last_status}, "
             f"{format_duration(self.elapsed(now))} elapsed, {self.polls} polls"
+        )
+
+    def final_line(self, event: dict[str, Any]) -> str:
+        """One line saying how the wait ended, for the trigger's own log."""
+        status = event.get("status")
+        detail = ""
+        if status == "error":
+            error = event.get("error") or {}
+            detail = f" ({error.get('code') or 'no code'}: {error.get('message')})"
+        return (
+            f"Runware task {self.task_uuid} ended: {status}{detail} after "
+            f"{format_duration(float(event.get('elapsed') or self.elapsed()))}, {self.polls} polls"
         )

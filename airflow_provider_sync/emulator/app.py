@@ -22,14 +22,16 @@ from airflow_provider_sync.emulator.faults import FaultRule
 from airflow_provider_sync.emulator.output import MIME_TYPES, describe, output_path
 from airflow_provider_sync.emulator.state import EmulatorState
 
+#: HTTP status of an answer whose every task failed, by the first error's code. Runware's
+#: errors page lists 401 and 402 for these; everything else a client can get wrong is a 400
+#: (a reused taskUUID included: runware-typescript's tests show ``conflictTaskUUID`` as 400).
 _ERROR_STATUS = {
     "missingApiKey": 401,
     "invalidApiKey": 401,
     "insufficientCredits": 402,
-    "taskNotFound": 404,
-    "mediaNotFound": 404,
-    "duplicateTaskUUID": 409,
 }
+#: Longest string kept in the request log; uploads are base64 video.
+_LOG_TEXT_LIMIT = 160
 
 
 class InjectedReset(Exception):
@@ -37,11 +39,26 @@ class InjectedReset(Exception):
 
 
 def _redact(tasks: list[Any]) -> list[Any]:
-    return [{**t, "apiKey": "***"} if isinstance(t, dict) and "apiKey" in t else t for t in tasks]
+    """Tasks as the request log keeps them: no key, and uploaded media cut short."""
+    out = []
+    for task in tasks:
+        if isinstance(task, dict):
+            task = {k: _shorten(v) for k, v in task.items()}
+            if "apiKey" in task:
+                task["apiKey"] = "***"
+        out.append(task)
+    return out
+
+
+def _shorten(value: Any) -> Any:
+    if isinstance(value, str) and len(value) > _LOG_TEXT_LIMIT:
+        return f"{value[:_LOG_TEXT_LIMIT]}...({len(value)} characters)"
+    return value
 
 
 def _error_body(code: str, message: str, **extra: Any) -> dict[str, Any]:
-    return {"errors": [{"code": code, "message": message, **extra}]}
+    # Runware answers an all-error request with an empty ``data`` beside ``errors``.
+    return {"data": [], "errors": [{"code": code, "message": message, **extra}]}
 
 
 class TaskEndpoint:
@@ -92,15 +109,17 @@ class TaskEndpoint:
             if await self._fault_before(fault, send, entry):
                 return
         data, errors = state.handle(tasks, base_url, body)
-        out: dict[str, Any] = {}
-        if data:
-            out["data"] = data
+        out: dict[str, Any] = {"data": data}
         if errors:
             out["errors"] = errors
         status = 200 if data or not errors else _ERROR_STATUS.get(str(errors[0].get("code")), 400)
         if fault is not None and fault.kind == "lost_response":
             entry["status"] = status
             await self._reset(send, entry)
+            return
+        if fault is not None and fault.kind == "lost_after_accept":
+            body_out = _error_body("timeout", "request exceeded maximum queue wait time")
+            await self._answer(send, entry, 504, body_out)
             return
         await self._answer(send, entry, status, out)
 
@@ -110,9 +129,10 @@ class TaskEndpoint:
             await asyncio.sleep(fault.delay)
             return False
         if fault.kind == "status":
-            body = _error_body(
-                "internalServerError" if fault.status == 500 else "serviceUnavailable", "injected fault"
+            code = {408: "timeout", 500: "internalServerError", 504: "timeout"}.get(
+                fault.status, "serviceUnavailable"
             )
+            body = _error_body(code, "injected fault")
             await self._answer(send, entry, fault.status, body)
         elif fault.kind == "rate_limit":
             body = _error_body("rateLimitExceeded", "too many requests (injected)")

@@ -7,6 +7,13 @@ from pathlib import Path
 from typing import Any, Literal
 
 OutputMode = Literal["render", "metadata"]
+#: How ``getResponse`` says it does not know a task. Runware has not published which one
+#: (its clients accept all of them), so the emulator can answer each way.
+NOT_FOUND_STYLES = ("taskFailedOrNotFound", "taskNotFound", "taskExpired", "empty")
+#: Where a failed job's error travels in a ``getResponse`` answer: ``nested`` in a ``data``
+#: item (``{"status": "error", "error": {"code", "message"}}``, runware-typescript's
+#: ``GetResponseResult``), or ``errors`` as a flat error object (older docs).
+JOB_ERROR_STYLES = ("nested", "errors")
 
 #: USD per second of audio, per model. Runware lists lipsync-2 at 0.044; the other two are
 #: our stand-ins, priced above it as the vendor positions them.
@@ -43,6 +50,10 @@ class EmulatorConfig:
         unlimited).
     :param seed: seed of the fault dice, for reproducible runs.
     :param log_limit: request-log entries kept (oldest dropped first).
+    :param not_found_style: how ``getResponse`` says "unknown task": an error with one of
+        Runware's codes (``taskFailedOrNotFound``, ``taskNotFound``, ``taskExpired``), or
+        ``empty`` (no item for the task at all).
+    :param job_error_style: ``nested`` or ``errors`` (see :data:`JOB_ERROR_STYLES`).
     """
 
     api_keys: list[str] = field(default_factory=lambda: [DEFAULT_API_KEY])
@@ -54,6 +65,8 @@ class EmulatorConfig:
     credit_usd: float | None = None
     seed: int | None = None
     log_limit: int = 5000
+    not_found_style: str = "taskFailedOrNotFound"
+    job_error_style: str = "nested"
 
     def update(self, **changes: Any) -> None:
         """Apply admin-API changes, refusing unknown names."""
@@ -66,6 +79,10 @@ class EmulatorConfig:
                 value = Path(value)
             if name == "output" and value not in ("render", "metadata"):
                 raise ValueError("output must be 'render' or 'metadata'")
+            if name == "not_found_style" and value not in NOT_FOUND_STYLES:
+                raise ValueError(f"not_found_style must be one of {', '.join(NOT_FOUND_STYLES)}")
+            if name == "job_error_style" and value not in JOB_ERROR_STYLES:
+                raise ValueError(f"job_error_style must be one of {', '.join(JOB_ERROR_STYLES)}")
             setattr(self, name, value)
 
     def public(self) -> dict[str, Any]:
@@ -79,4 +96,6 @@ class EmulatorConfig:
             "rate_limit": self.rate_limit,
             "credit_usd": self.credit_usd,
             "seed": self.seed,
+            "not_found_style": self.not_found_style,
+            "job_error_style": self.job_error_style,
         }

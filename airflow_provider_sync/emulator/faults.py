@@ -3,10 +3,12 @@
 A :class:`FaultRule` says *what* goes wrong (``kind``), *when* (``task_type``, ``match``,
 ``rate`` or ``count``) and with which details. Kinds:
 
-``status``        answer HTTP ``status`` (500/502/503) with a Runware error body
+``status``        answer HTTP ``status`` (408/500/502/503/504) with a Runware error body
 ``rate_limit``    answer 429 with ``Retry-After: retry_after``
 ``reset``         start the answer, then drop the connection (no work done)
 ``lost_response`` do the work (e.g. create the job), then drop the connection
+``lost_after_accept`` do the work (e.g. queue the job), then answer HTTP 504, as Runware's
+                  rate-limits page describes ("request exceeded maximum queue wait time")
 ``slow``          wait ``delay`` seconds before answering (beyond a client's timeout)
 ``malformed``     answer 200 with a truncated, non-JSON body
 ``job_error``     the job, once its render time is over, ends in error ``code``/``message``
@@ -18,23 +20,26 @@ from __future__ import annotations
 import random
 from collections import Counter
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 FaultKind = Literal[
-    "status", "rate_limit", "reset", "lost_response", "slow", "malformed", "job_error", "forget"
-]
-KINDS: tuple[str, ...] = (
     "status",
     "rate_limit",
     "reset",
     "lost_response",
+    "lost_after_accept",
     "slow",
     "malformed",
     "job_error",
     "forget",
-)
+]
+KINDS: tuple[str, ...] = get_args(FaultKind)
 #: Faults that act on a whole HTTP request (the others act on one task).
-REQUEST_KINDS = frozenset({"status", "rate_limit", "reset", "lost_response", "slow", "malformed"})
+REQUEST_KINDS = frozenset(
+    {"status", "rate_limit", "reset", "lost_response", "lost_after_accept", "slow", "malformed"}
+)
+#: Faults after which the request's work is done anyway (the answer is what goes wrong).
+AFTER_WORK_KINDS = frozenset({"lost_response", "lost_after_accept"})
 
 
 @dataclass

@@ -105,6 +105,8 @@ class EmulatorState:
     lock: threading.RLock = field(default_factory=threading.RLock)
     jobs: dict[str, Job] = field(default_factory=dict)
     media: dict[str, Media] = field(default_factory=dict)
+    #: taskUUIDs of submitted tasks (jobs and uploads): Runware takes each one once.
+    used_uuids: set[str] = field(default_factory=set)
     log: deque[dict[str, Any]] = field(default_factory=deque)
     stats: Counter[str] = field(default_factory=Counter)
     spent_usd: float = 0.0
@@ -117,6 +119,7 @@ class EmulatorState:
     def reset(self) -> None:
         with self.lock:
             self.jobs.clear()
+            self.used_uuids.clear()
             self.log.clear()
             self.stats.clear()
             self.faults.replace([])
@@ -212,17 +215,7 @@ class EmulatorState:
         errors: list[Any],
     ) -> None:
         task_uuid = task.get("taskUUID")
-        if isinstance(task_uuid, str) and task_uuid in self.jobs:
-            self.stats["duplicates"] += 1
-            errors.append(
-                {
-                    "code": "duplicateTaskUUID",
-                    "message": "a task with this taskUUID was already submitted",
-                    "parameter": "taskUUID",
-                    "taskType": "videoInference",
-                    "taskUUID": task_uuid,
-                }
-            )
+        if self._conflict(task, "videoInference", errors):
             return
         problems = validate_task(task)
         if problems:
@@ -264,8 +257,26 @@ class EmulatorState:
 
             job.output = self._executor.submit(produce_output, job, self)
         self.jobs[task_uuid] = job
+        self.used_uuids.add(task_uuid)
         self.stats["submissions"] += 1
         data.append({"taskType": "videoInference", "taskUUID": task_uuid, "status": "processing"})
+
+    def _conflict(self, task: dict[str, Any], task_type: str, errors: list[Any]) -> bool:
+        """Refuse a taskUUID seen before, the way Runware does (``conflictTaskUUID``)."""
+        task_uuid = task.get("taskUUID")
+        if not isinstance(task_uuid, str) or task_uuid not in self.used_uuids:
+            return False
+        self.stats["duplicates"] += 1
+        errors.append(
+            {
+                "code": "conflictTaskUUID",
+                "message": f"taskUUID {task_uuid} was already used by another task; send a new UUID v4",
+                "parameter": "taskUUID",
+                "taskType": task_type,
+                "taskUUID": task_uuid,
+            }
+        )
+        return True
 
     def _get_response(
         self, task: dict[str, Any], now: float, base_url: str, data: list[Any], errors: list[Any]
@@ -274,24 +285,41 @@ class EmulatorState:
         task_uuid = task.get("taskUUID")
         job = self.jobs.get(task_uuid) if isinstance(task_uuid, str) else None
         if job is None or self.faults.forgets(str(task_uuid)):
-            errors.append(
-                {
-                    "code": "taskNotFound",
-                    "message": f"no task with taskUUID {task_uuid}",
-                    "parameter": "taskUUID",
-                    "taskType": "getResponse",
-                    "taskUUID": task_uuid,
-                }
-            )
+            style = self.config.not_found_style
+            if style != "empty":
+                errors.append(
+                    {
+                        "code": style,
+                        "message": f"no task with taskUUID {task_uuid} was found",
+                        "parameter": "taskUUID",
+                        "taskType": "getResponse",
+                        "taskUUID": task_uuid,
+                    }
+                )
             return
         status = job.status(now)
         if status == "processing":
             data.append({"taskType": "videoInference", "taskUUID": job.task_uuid, "status": "processing"})
         elif status == "error":
             code, message = job.error()
-            errors.append(
-                {"code": code, "message": message, "taskType": "videoInference", "taskUUID": job.task_uuid}
-            )
+            if self.config.job_error_style == "nested":
+                data.append(
+                    {
+                        "taskType": "videoInference",
+                        "taskUUID": job.task_uuid,
+                        "status": "error",
+                        "error": {"code": code, "message": message},
+                    }
+                )
+            else:
+                errors.append(
+                    {
+                        "code": code,
+                        "message": message,
+                        "taskType": "videoInference",
+                        "taskUUID": job.task_uuid,
+                    }
+                )
         else:
             item = job.describe(now, base_url)
             out = {
@@ -311,10 +339,22 @@ class EmulatorState:
         task_uuid = task.get("taskUUID")
         operation = task.get("operation", "upload")
         base_error = {"taskType": "mediaStorage", "taskUUID": task_uuid}
+        if self._conflict(task, "mediaStorage", errors):
+            return
+        if isinstance(task_uuid, str):
+            self.used_uuids.add(task_uuid)
         if operation == "delete":
-            item = self.media.pop(str(task.get("mediaUUID")), None)
+            # Runware's media-storage schema names the media to delete in ``media``.
+            item = self.media.pop(str(task.get("media")), None)
             if item is None:
-                errors.append({**base_error, "code": "mediaNotFound", "message": "unknown mediaUUID"})
+                errors.append(
+                    {
+                        **base_error,
+                        "code": "mediaNotFound",
+                        "parameter": "media",
+                        "message": "no stored media with that UUID",
+                    }
+                )
                 return
             if item.path is not None:
                 item.path.unlink(missing_ok=True)

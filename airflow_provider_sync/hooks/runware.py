@@ -6,10 +6,9 @@ import logging
 import uuid
 from collections.abc import Iterable
 from typing import Any, TypeVar
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import httpx
-from airflow.sdk import BaseHook, Connection
 from tenacity import (
     AsyncRetrying,
     RetryCallState,
@@ -20,7 +19,13 @@ from tenacity import (
 )
 
 from airflow_provider_sync import __version__
-from airflow_provider_sync.exceptions import RunwareAPIError, RunwareError, RunwareTransientError
+from airflow_provider_sync._compat import BaseHook, Connection
+from airflow_provider_sync.exceptions import (
+    RunwareAPIError,
+    RunwareAuthError,
+    RunwareError,
+    RunwareTransientError,
+)
 from airflow_provider_sync.media import CHUNK, LocalMedia, save_stream, upload_body
 from airflow_provider_sync.protocol import (
     RunwareResponse,
@@ -37,6 +42,8 @@ DEFAULT_MAX_ATTEMPTS = 5
 DEFAULT_RETRY_MIN_WAIT = 1.0
 DEFAULT_RETRY_MAX_WAIT = 30.0
 MAX_RETRY_AFTER = 300.0
+#: Seconds ``test_connection`` waits for its one probe.
+TEST_CONNECTION_TIMEOUT = 10.0
 # Runware accepts many tasks per request; beyond this, one slow answer delays too many jobs.
 MAX_TASKS_PER_REQUEST = 250
 
@@ -125,17 +132,9 @@ class RunwareHook(BaseHook):
     # ---------------------------------------------------------------- settings
 
     def _settings_from(self, conn: Connection) -> _ConnectionSettings:
-        if not conn.password:
-            raise RunwareAPIError(
-                f"connection {self.runware_conn_id!r} has no API key: set its password field",
-                code="missingApiKey",
-            )
-        from airflow.sdk.log import mask_secret
-
-        mask_secret(conn.password)
         extra = _extras(conn.extra_dejson or {})
         return _ConnectionSettings(
-            api_key=conn.password,
+            api_key=_api_key(conn.password, self.runware_conn_id),
             base_url=_base_url(conn.host, conn.port, conn.schema, extra.get("base_url")),
             timeout=self._timeout_override or _float(extra.get("timeout"), DEFAULT_TIMEOUT),
             max_attempts=self._max_attempts_override
@@ -208,7 +207,7 @@ class RunwareHook(BaseHook):
             try:
                 resp = client.post(url, json=tasks)
             except httpx.TransportError as exc:
-                raise _transport_error(exc) from exc
+                raise _transport_error(exc) from None
             return parse_body(resp.status_code, resp.content, dict(resp.headers))
 
         return self._retrying()(attempt)
@@ -222,7 +221,7 @@ class RunwareHook(BaseHook):
                 try:
                     resp = await client.post(s.base_url, json=tasks)
                 except httpx.TransportError as exc:
-                    raise _transport_error(exc) from exc
+                    raise _transport_error(exc) from None
                 return parse_body(resp.status_code, resp.content, dict(resp.headers))
         raise AssertionError("unreachable: AsyncRetrying re-raises")  # pragma: no cover
 
@@ -231,8 +230,13 @@ class RunwareHook(BaseHook):
     def submit_task(self, task: dict[str, Any]) -> dict[str, Any]:
         """Submit one task and return Runware's acknowledgement.
 
-        A ``duplicateTaskUUID`` answer (the job exists already, e.g. because an earlier
-        answer was lost) comes back as ``{"taskUUID": ..., "duplicate": True}``.
+        A ``conflictTaskUUID`` answer (the job exists already, e.g. because an earlier
+        attempt's answer was lost or was a 504 after Runware took the job) comes back as
+        ``{"taskUUID": ..., "duplicate": True}``.
+
+        :raises RunwareAuthError: the key was refused.
+        :raises RunwareAPIError: Runware refused the task (invalid parameter, no credit ...).
+        :raises RunwareTransientError: every attempt hit a transient fault.
         """
         return ack_for(self.run_tasks([task]), task["taskUUID"])
 
@@ -270,13 +274,20 @@ class RunwareHook(BaseHook):
         """Store a file at Runware (``mediaStorage`` upload); return ``mediaUUID`` and ``mediaURL``.
 
         The body is streamed from the file as base64, so memory stays flat whatever its size;
-        a retried attempt reads the file again from the start.
+        a retried attempt reads the file again from the start, under a **new** ``taskUUID``:
+        Runware refuses a reused one (``conflictTaskUUID``) and an upload cannot be looked
+        up afterwards, so reusing it would fail on our own earlier attempt. An attempt whose
+        answer was lost may leave an orphan stored file; it costs no render.
+
+        :raises RunwareAuthError: the key was refused.
+        :raises RunwareAPIError: Runware refused the media.
+        :raises RunwareTransientError: every attempt hit a transient fault.
         """
         client = self.get_conn()
         url = self.settings.base_url
-        task_uuid = str(uuid.uuid4())
 
         def attempt() -> dict[str, Any]:
+            task_uuid = str(uuid.uuid4())
             try:
                 resp = client.post(
                     url,
@@ -285,13 +296,15 @@ class RunwareHook(BaseHook):
                     timeout=self.settings.httpx_timeout(upload=True),
                 )
             except httpx.TransportError as exc:
-                raise _transport_error(exc) from exc
-            return ack_for(parse_body(resp.status_code, resp.content, dict(resp.headers)), task_uuid)
+                raise _transport_error(exc) from None
+            ack = ack_for(parse_body(resp.status_code, resp.content, dict(resp.headers)), task_uuid)
+            if not ack.get("mediaUUID"):
+                raise RunwareAPIError(
+                    f"mediaStorage answered without a mediaUUID (keys: {sorted(ack)})", task_uuid=task_uuid
+                )
+            return ack
 
-        ack = self._retrying()(attempt)
-        if not ack.get("mediaUUID"):
-            raise RunwareAPIError(f"mediaStorage answered without a mediaUUID: {ack}", task_uuid=task_uuid)
-        return ack
+        return self._retrying()(attempt)
 
     def download(self, url: str, target: str) -> int:
         """Stream the file at ``url`` to ``target`` (path or object-storage URL); return bytes written.
@@ -316,22 +329,35 @@ class RunwareHook(BaseHook):
                         )
                     return save_stream(resp.iter_bytes(CHUNK), target)
             except httpx.TransportError as exc:
-                raise _transport_error(exc) from exc
+                raise _transport_error(exc) from None
 
         return self._retrying()(attempt)
 
     def test_connection(self) -> tuple[bool, str]:
-        """Check the key and the URL with one harmless ``getResponse`` for an unknown task."""
-        probe = str(uuid.UUID(int=0))
+        """Check the key and the URL with one harmless ``getResponse`` for an unknown task.
+
+        One attempt with a short timeout: a person is waiting for the answer in the UI, and
+        a server that is down should say so at once, not after a round of retries.
+        """
+        probe = type(self)(
+            self.runware_conn_id,
+            timeout=min(TEST_CONNECTION_TIMEOUT, self._timeout_override or TEST_CONNECTION_TIMEOUT),
+            max_attempts=1,
+        )
         try:
-            state = self.get_task_state(probe)
+            probe.get_task_state(str(uuid.UUID(int=0)))
+        except RunwareAuthError as exc:
+            if exc.code in ("missingApiKey", "invalidApiKeyCharacters"):
+                # The UI tests a copy of the form under a throwaway connection id: don't name it.
+                return False, exc.message.replace(f"connection {self.runware_conn_id!r}", "this connection")
+            return False, f"Runware refused the API key: {exc}"
         except RunwareError as exc:
-            return False, str(exc)
+            return False, f"Could not reach Runware at {probe.base_url}: {exc}"
         except Exception as exc:  # connection form: any failure is an answer, not a crash
-            return False, f"{type(exc).__name__}: {exc}"
+            return False, f"{type(exc).__name__} while testing the connection"
         finally:
-            self.close()
-        return True, f"Connected to {self.base_url} (probe answered {state.status})"
+            probe.close()
+        return True, f"Connected to {probe.base_url}: Runware accepted the API key."
 
 
 class _ConnectionSettings:
@@ -419,7 +445,38 @@ def _retry_kwargs(s: _ConnectionSettings, logger: Any) -> dict[str, Any]:
 
 
 def _transport_error(exc: httpx.TransportError) -> RunwareTransientError:
-    return RunwareTransientError(f"{type(exc).__name__} talking to Runware: {exc or 'no detail'}")
+    # Only the exception's type: httpx's message may quote the request's headers (an illegal
+    # header value, for one), and so the key.
+    return RunwareTransientError(f"{type(exc).__name__} talking to Runware (no answer received)")
+
+
+def _api_key(password: str | None, conn_id: str) -> str:
+    """The connection's API key, cleaned and checked, registered with the secrets masker.
+
+    Secrets backends and files often add a trailing newline: surrounding whitespace is
+    dropped. A key with other non-printable or non-ASCII characters cannot travel in an HTTP
+    header, and httpx's error for it would quote the header: refuse it here, without
+    quoting it.
+    """
+    from airflow_provider_sync._compat import mask_secret
+
+    raw = password or ""
+    key = raw.strip()
+    for form in {raw, key, quote(key, safe=""), f"Bearer {key}"}:
+        if form:
+            mask_secret(form)
+    if not key:
+        raise RunwareAuthError(
+            f"connection {conn_id!r} has no API key: set its password (API key) field",
+            code="missingApiKey",
+        )
+    if not all(0x21 <= ord(ch) <= 0x7E for ch in key):
+        raise RunwareAuthError(
+            f"connection {conn_id!r} has an API key with non-printable or non-ASCII characters "
+            f"({len(key)} characters); paste the key again without them",
+            code="invalidApiKeyCharacters",
+        )
+    return key
 
 
 def get_response_task(task_uuid: str) -> dict[str, Any]:

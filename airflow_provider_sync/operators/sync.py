@@ -7,8 +7,9 @@ from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from airflow.sdk import Asset, BaseOperator, conf
+from airflow.sdk import Asset, BaseOperator
 
+from airflow_provider_sync._compat import conf
 from airflow_provider_sync.exceptions import (
     RunwareAPIError,
     RunwareAuthError,
@@ -77,6 +78,16 @@ def _seconds(value: Any, name: str) -> float:
     return seconds
 
 
+def default_deferrable() -> bool:
+    """Whether Sync operators defer when a DAG does not say: ``[sync] default_deferrable``.
+
+    True unless the deployment turned it off. Deliberately not Airflow's
+    ``[operators] default_deferrable`` (False in a stock installation): a render takes
+    minutes, and the point of this provider is that no worker slot waits for it.
+    """
+    return conf.getboolean("sync", "default_deferrable", fallback=True)
+
+
 class SyncBaseOperator(BaseOperator):
     """Shared machinery of :class:`SyncLipsyncOperator` and :class:`SyncReactOperator`.
 
@@ -121,7 +132,7 @@ class SyncBaseOperator(BaseOperator):
         output_path: str | None = None,
         output_asset: Asset | str | None = None,
         runware_conn_id: str = "runware_default",
-        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        deferrable: bool | None = None,
         poll_interval: float | str = 10.0,
         timeout: float | timedelta | str = timedelta(hours=1),
         expected_render_time: float | timedelta | str | None = None,
@@ -145,7 +156,7 @@ class SyncBaseOperator(BaseOperator):
         if self.output_asset is not None and self.output_asset not in self.outlets:
             self.outlets = [*self.outlets, self.output_asset]
         self.runware_conn_id = runware_conn_id
-        self.deferrable = deferrable
+        self.deferrable = default_deferrable() if deferrable is None else bool(deferrable)
         self.poll_interval = poll_interval
         self.timeout = timeout
         self.expected_render_time = expected_render_time
@@ -199,6 +210,10 @@ class SyncBaseOperator(BaseOperator):
         """Validate, submit (or re-attach to) the job, then defer or poll until it ends."""
         from airflow_provider_sync.idempotency import JobKey, request_fingerprint, submit_or_attach
         from airflow_provider_sync.media import find_local_media
+
+        # Airflow evaluates extra links whenever the task stops, deferral included: an empty
+        # value until the video exists keeps that lookup from logging "XCom not found".
+        context["ti"].xcom_push(key=VIDEO_URL_XCOM_KEY, value="")
 
         request = self.build_request()
         poll_interval = _seconds(self.poll_interval, "poll_interval")
@@ -393,10 +408,11 @@ def _describe_inputs(request: dict[str, Any]) -> str:
     for key in ("outputFormat", "outputQuality"):
         if key in request:
             parts.append(f"{key}={request[key]}")
-    if settings:
-        parts.append("settings " + ", ".join(f"{k}={v}" for k, v in settings.items() if k != "segments"))
-        if "segments" in settings:
-            parts.append(f"{len(settings['segments'])} segments")
+    plain = [f"{k}={v}" for k, v in settings.items() if k != "segments"]
+    if plain:
+        parts.append("settings " + ", ".join(plain))
+    if "segments" in settings:
+        parts.append(f"{len(settings['segments'])} segments")
     return "; ".join(parts)
 
 
@@ -454,7 +470,9 @@ class SyncLipsyncOperator(SyncBaseOperator):
         successful render emits an event on it whose ``extra`` holds the task UUID, video URL,
         output path and cost, so downstream DAGs can be scheduled on new renders.
     :param runware_conn_id: the ``runware`` connection (API key and base URL).
-    :param deferrable: wait in the triggerer (default: ``[operators] default_deferrable``).
+    :param deferrable: wait in the triggerer, holding no worker slot (default: ``True``, or the
+        deployment's ``[sync] default_deferrable``); ``False`` polls from the worker, for
+        installations without a triggerer.
     :param poll_interval: seconds between status polls.
     :param timeout: how long to wait for the render (seconds or a ``timedelta``).
     :param expected_render_time: roughly how long the render should take (seconds or a

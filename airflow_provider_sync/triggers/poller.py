@@ -19,21 +19,24 @@ import math
 import time
 import weakref
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from airflow_provider_sync.exceptions import (
     RunwareAPIError,
     RunwareAuthError,
     RunwareError,
+    RunwareInsufficientCreditsError,
     RunwareTransientError,
 )
 from airflow_provider_sync.hooks.runware import MAX_TASKS_PER_REQUEST, RunwareHook, get_response_task
-from airflow_provider_sync.protocol import TaskState, raise_request_error, task_state
+from airflow_provider_sync.protocol import TaskState, request_error, task_state
 
 #: Seconds of the alignment grid: polls are delayed by at most this much to share a request.
 DEFAULT_WINDOW = 0.5
 #: Upper bound on ``getResponse`` tasks per POST.
 DEFAULT_MAX_BATCH = MAX_TASKS_PER_REQUEST
+#: Full batches answered in a row before a shrunken batch limit doubles again.
+RECOVER_AFTER = 3
 
 log = logging.getLogger(__name__)
 
@@ -45,8 +48,8 @@ class PollerStats:
     requests: int = 0
     polls: int = 0
     batch_rejections: int = 0
+    isolated_refusals: int = 0
     largest_batch: int = 0
-    batch_sizes: list[int] = field(default_factory=list)
 
 
 class BatchPoller:
@@ -56,7 +59,10 @@ class BatchPoller:
 
     :param hook_factory: builds the hook (and so the one async client) this poller uses.
     :param window: grid step in seconds; polls wait for the next grid point.
-    :param max_batch: most tasks per POST; halved (down to 1) if the server rejects a batch.
+    :param max_batch: most tasks per POST. A refusal that names no task splits the batch in
+        halves until the refusal is pinned on the task(s) causing it; when every part is
+        answered, the size itself was refused and the limit shrinks, growing back after
+        :data:`RECOVER_AFTER` full batches are answered.
     """
 
     def __init__(
@@ -69,12 +75,19 @@ class BatchPoller:
         self._hook = hook_factory()
         self.window = window
         self.max_batch = max(1, max_batch)
+        self._ceiling = self.max_batch
+        self._successes_at_size = 0
         self.stats = PollerStats()
         self._pending: dict[str, list[asyncio.Future[TaskState]]] = {}
         self._flush: asyncio.TimerHandle | None = None
         self._flush_due = 0.0
         self._users = 0
         self._inflight: set[asyncio.Task[None]] = set()
+
+    @property
+    def users(self) -> int:
+        """Triggers currently using this poller."""
+        return self._users
 
     @property
     def hook(self) -> RunwareHook:
@@ -165,32 +178,54 @@ class BatchPoller:
         self.stats.largest_batch = max(self.stats.largest_batch, len(uuids))
         try:
             response = await self._hook.arun_tasks([get_response_task(u) for u in uuids])
-            raise_request_error(response, uuids)
         except RunwareAPIError as exc:
-            # A refused key fails every poll alike; anything else may be the batch itself.
-            if len(uuids) == 1 or isinstance(exc, RunwareAuthError):
-                raise
-            self.stats.batch_rejections += 1
-            self.max_batch = max(1, len(uuids) // 2)
+            refusal: RunwareError | None = exc
+        else:
+            refusal = request_error(response, uuids)
+            if refusal is None:
+                self._note_success(len(uuids))
+                # One odd answer item must not fail the other jobs of the batch.
+                results: dict[str, TaskState | Exception] = {}
+                for u in uuids:
+                    try:
+                        results[u] = task_state(response, u)
+                    except RunwareError as exc:
+                        results[u] = exc
+                return results
+        assert refusal is not None
+        if isinstance(refusal, (RunwareAuthError, RunwareInsufficientCreditsError, RunwareTransientError)):
+            raise refusal  # about the account or the moment, not about one task: every poll alike
+        if len(uuids) == 1:
+            # A refusal of a request holding one task is that task's own error.
+            self.stats.isolated_refusals += 1
+            return {uuids[0]: refusal}
+        # A refusal that names no task: split the batch until it is charged to the task(s)
+        # that cause it, so one bad item never fails the other jobs.
+        self.stats.batch_rejections += 1
+        isolated_before = self.stats.isolated_refusals
+        half = len(uuids) // 2
+        out = await self._fetch(uuids[:half])
+        out.update(await self._fetch(uuids[half:]))
+        if self.stats.isolated_refusals == isolated_before:
+            # Every part was answered: the size itself was refused. Smaller batches for a while.
+            self.max_batch = max(1, min(self.max_batch, half))
+            self._successes_at_size = 0
             log.warning(
-                "Runware refused a batch of %d getResponse tasks (%s); batches are now at most %d",
+                "Runware refused a batch of %d getResponse tasks (%s); batches are at most %d for now",
                 len(uuids),
-                exc,
+                refusal,
                 self.max_batch,
             )
-            step = self.max_batch
-            out: dict[str, TaskState | Exception] = {}
-            for start in range(0, len(uuids), step):
-                out.update(await self._fetch(uuids[start : start + step]))
-            return out
-        # One odd answer item must not fail the other jobs of the batch.
-        results: dict[str, TaskState | Exception] = {}
-        for u in uuids:
-            try:
-                results[u] = task_state(response, u)
-            except RunwareError as exc:
-                results[u] = exc
-        return results
+        return out
+
+    def _note_success(self, size: int) -> None:
+        """Grow the batch limit back after a refusal, once full batches are answered again."""
+        if self.max_batch >= self._ceiling or size < self.max_batch:
+            return
+        self._successes_at_size += 1
+        if self._successes_at_size >= RECOVER_AFTER:
+            self.max_batch = min(self._ceiling, self.max_batch * 2)
+            self._successes_at_size = 0
 
 
 def _fail(waiters: dict[str, list[asyncio.Future[TaskState]]], exc: BaseException) -> None:
@@ -220,7 +255,7 @@ def poller_for(conn_id: str) -> BatchPoller:
 async def release_poller(conn_id: str, poller: BatchPoller) -> None:
     """Give back a poller from :func:`poller_for`; the last user closes it."""
     pollers = _POLLERS.get(asyncio.get_running_loop(), {})
-    if pollers.get(conn_id) is poller and poller._users <= 1:
+    if pollers.get(conn_id) is poller and poller.users <= 1:
         del pollers[conn_id]  # before closing, so no newcomer picks up a closing poller
     await poller.release()
 

@@ -7,8 +7,7 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any
 
-from airflow.triggers.base import BaseTrigger, TriggerEvent
-
+from airflow_provider_sync._compat import BaseTrigger, TriggerEvent
 from airflow_provider_sync.exceptions import RunwareError
 from airflow_provider_sync.hooks.runware import RunwareHook
 from airflow_provider_sync.polling import DEFAULT_NOT_FOUND_GRACE, JobWatch, PollSchedule
@@ -85,6 +84,7 @@ class RunwareTaskTrigger(BaseTrigger):
         )
         schedule = PollSchedule(self.poll_interval, self.first_poll_delay, self.started, ramp=self.ramp)
         poller = poller_for(self.runware_conn_id)
+        ended = False
         try:
             while True:
                 delay = schedule.next_delay()
@@ -92,6 +92,7 @@ class RunwareTaskTrigger(BaseTrigger):
                 await asyncio.sleep(max(0.0, delay if left is None else min(delay, left)))
                 if (event := watch.check_deadline()) is not None:
                     self.log.warning(event["message"])
+                    ended = True
                     yield TriggerEvent(event)
                     return
                 try:
@@ -105,18 +106,25 @@ class RunwareTaskTrigger(BaseTrigger):
                 else:
                     event = watch.on_state(state)
                 if event is not None:
+                    # The job has ended: whatever happens to this coroutine now (the triggerer
+                    # cancels it once the event is stored) leaves nothing running at Runware.
+                    ended = True
+                    self.log.info(watch.final_line(event))
                     yield TriggerEvent(event)
                     return
                 if watch.progress_due():
                     self.log.info(watch.progress_line())
         except asyncio.CancelledError:
-            # The task was killed, marked failed, or the triggerer is stopping. Runware has
-            # no way to cancel a job, so say which one goes on (a restart resumes it).
-            self.log.warning(
-                "Stopped waiting for Runware task %s; Runware offers no cancellation, so the job "
-                "continues and is billed. A re-run of this task instance re-attaches to it.",
-                self.task_uuid,
-            )
+            if not ended:
+                # The task was killed, marked failed, or the triggerer is stopping. Runware has
+                # no way to cancel a job, so say which one goes on (a restart resumes it).
+                self.log.warning(
+                    "Stopped waiting for Runware task %s while it was %s; Runware offers no "
+                    "cancellation, so the job continues and is billed. A re-run of this task "
+                    "instance re-attaches to it.",
+                    self.task_uuid,
+                    watch.last_status,
+                )
             raise
         finally:
             await release_poller(self.runware_conn_id, poller)

@@ -98,8 +98,10 @@ def test_a_duplicate_task_uuid_is_refused_and_creates_no_second_job(emu: Emulato
     task = lipsync()
     post(emu, [task])
     again = post(emu, [task])
-    assert again.status_code == 409
-    assert again.json()["errors"][0]["code"] == "duplicateTaskUUID"
+    # Runware's answer to a reused taskUUID (runware-typescript tests): 400, empty data.
+    assert again.status_code == 400
+    assert again.json()["data"] == []
+    assert again.json()["errors"][0]["code"] == "conflictTaskUUID"
     assert again.json()["errors"][0]["taskUUID"] == task["taskUUID"]
     assert emu.admin.submissions() == [task["taskUUID"]]
     assert emu.admin.stats()["duplicates"] == 1
@@ -188,8 +190,9 @@ def test_unknown_task_is_not_found_and_a_batch_of_a_thousand_polls_is_one_reques
     emu: EmulatorServer,
 ) -> None:
     missing = poll(emu, str(uuid.uuid4()))
-    assert missing.status_code == 404
-    assert missing.json()["errors"][0]["code"] == "taskNotFound"
+    assert missing.status_code == 400
+    assert missing.json()["data"] == []
+    assert missing.json()["errors"][0]["code"] == "taskFailedOrNotFound"
     tasks = [lipsync() for _ in range(1000)]
     assert post(emu, tasks, timeout=60).status_code == 200
     started = time.monotonic()
@@ -231,7 +234,7 @@ def test_media_upload_as_data_uri_and_base64_then_delete(emu: EmulatorServer) ->
                 "taskType": "mediaStorage",
                 "taskUUID": "d",
                 "operation": "delete",
-                "mediaUUID": up[0]["mediaUUID"],
+                "media": up[0]["mediaUUID"],
             }
         ],
     )
@@ -263,7 +266,7 @@ def test_status_and_rate_limit_faults(emu: EmulatorServer) -> None:
     assert first.status_code == 502
     assert second.status_code == 429
     assert second.headers["retry-after"] == "2"
-    assert third.status_code == 404
+    assert third.status_code == 400  # an unknown task, answered normally
     assert emu.admin.stats()["faults"] == {"status": 1, "rate_limit": 1}
 
 
@@ -277,7 +280,7 @@ def test_reset_drops_the_connection_and_lost_response_still_creates_the_job(emu:
     with pytest.raises(httpx.TransportError):
         post(emu, [task])
     assert emu.admin.submissions() == [task["taskUUID"]]
-    assert post(emu, [task]).json()["errors"][0]["code"] == "duplicateTaskUUID"
+    assert post(emu, [task]).json()["errors"][0]["code"] == "conflictTaskUUID"
 
 
 def test_slow_and_malformed_answers(emu: EmulatorServer) -> None:
@@ -299,15 +302,15 @@ def test_job_error_and_forget_faults(emu: EmulatorServer) -> None:
     post(emu, [failing])
     post(emu, [fine])
     emu.admin.complete(failing["taskUUID"])
-    err = poll(emu, failing["taskUUID"]).json()["errors"][0]
-    assert (err["code"], err["message"], err["taskUUID"]) == (
-        "timeoutProvider",
-        "too slow",
+    item = poll(emu, failing["taskUUID"]).json()["data"][0]
+    assert (item["status"], item["error"], item["taskUUID"]) == (
+        "error",
+        {"code": "timeoutProvider", "message": "too slow"},
         failing["taskUUID"],
     )
     emu.admin.set_faults([{"kind": "forget", "match": fine["taskUUID"], "polls": 2, "count": 1}])
     codes = [poll(emu, fine["taskUUID"]).status_code for _ in range(3)]
-    assert codes == [404, 404, 200]
+    assert codes == [400, 400, 200]
 
 
 def test_admin_complete_fail_and_the_log_never_holds_the_key(emu: EmulatorServer) -> None:
@@ -316,7 +319,7 @@ def test_admin_complete_fail_and_the_log_never_holds_the_key(emu: EmulatorServer
     emu.admin.complete(a["taskUUID"])
     emu.admin.fail(b["taskUUID"], "renderFailed", "admin says no")
     assert poll(emu, a["taskUUID"]).json()["data"][0]["status"] == "success"
-    assert poll(emu, b["taskUUID"]).json()["errors"][0]["code"] == "renderFailed"
+    assert poll(emu, b["taskUUID"]).json()["data"][0]["error"]["code"] == "renderFailed"
     post(
         emu,
         [
@@ -344,3 +347,58 @@ def test_the_emulator_runs_as_a_process_and_stops_cleanly() -> None:
     assert proc.proc.poll() is not None
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)
+
+
+@pytest.mark.parametrize("style", ["taskFailedOrNotFound", "taskNotFound", "taskExpired", "empty"])
+def test_not_found_can_be_answered_in_each_spelling_runware_clients_accept(
+    emu: EmulatorServer, style: str
+) -> None:
+    emu.admin.configure(not_found_style=style)
+    answer = poll(emu, str(uuid.uuid4()))
+    if style == "empty":
+        assert (answer.status_code, answer.json()) == (200, {"data": []})
+    else:
+        assert answer.status_code == 400
+        assert answer.json()["errors"][0]["code"] == style
+
+
+def test_job_errors_can_travel_flat_in_errors_as_older_docs_show(emu: EmulatorServer) -> None:
+    emu.admin.configure(job_error_style="errors")
+    task = lipsync()
+    post(emu, [task])
+    emu.admin.fail(task["taskUUID"], "timeoutProvider", "too slow")
+    err = poll(emu, task["taskUUID"]).json()["errors"][0]
+    assert (err["code"], err["taskUUID"]) == ("timeoutProvider", task["taskUUID"])
+
+
+def test_lost_after_accept_queues_the_job_then_answers_504(emu: EmulatorServer) -> None:
+    emu.admin.set_faults([{"kind": "lost_after_accept", "count": 1, "task_type": "videoInference"}])
+    task = lipsync()
+    first = post(emu, [task])
+    assert first.status_code == 504
+    assert emu.admin.submissions() == [task["taskUUID"]]
+    again = post(emu, [task])
+    assert (again.status_code, again.json()["errors"][0]["code"]) == (400, "conflictTaskUUID")
+
+
+def test_an_upload_task_uuid_is_taken_once_too(emu: EmulatorServer) -> None:
+    upload = {
+        "taskType": "mediaStorage",
+        "taskUUID": str(uuid.uuid4()),
+        "operation": "upload",
+        "media": "QUJD",
+    }
+    assert post(emu, [upload]).status_code == 200
+    again = post(emu, [upload])
+    assert (again.status_code, again.json()["errors"][0]["code"]) == (400, "conflictTaskUUID")
+
+
+def test_the_request_log_keeps_uploaded_media_short(emu: EmulatorServer) -> None:
+    media = "data:video/mp4;base64," + "A" * 100_000
+    post(
+        emu,
+        [{"taskType": "mediaStorage", "taskUUID": str(uuid.uuid4()), "operation": "upload", "media": media}],
+    )
+    logged = emu.admin.requests()[-1]["tasks"][0]["media"]
+    assert len(logged) < 300
+    assert "100022 characters" in logged

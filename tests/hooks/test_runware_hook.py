@@ -159,7 +159,7 @@ def test_permanent_errors_are_raised_at_once_with_runwares_fields(
     assert route.call_count == 1
     err: Any = raised.value
     assert (err.code, err.message, err.parameter) == (error["code"], error["message"], error.get("parameter"))
-    assert err.http_status == status
+    assert err.status_code == status
     assert error["message"] in str(err)
     assert KEY not in str(err)
     assert KEY not in caplog.text

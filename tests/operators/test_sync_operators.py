@@ -6,8 +6,8 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from airflow.sdk.exceptions import TaskDeferred
 
+from airflow_provider_sync._compat import TaskDeferred
 from airflow_provider_sync.exceptions import (
     RunwareAuthError,
     RunwareJobError,
@@ -233,10 +233,20 @@ def test_a_refused_key_fails_without_leaking_it(runware_conn: str) -> None:
     assert API_KEY not in repr(err.value.to_dict())
 
 
-def test_deferrable_defaults_to_the_airflow_setting() -> None:
-    from airflow.sdk import conf
+def test_operators_defer_by_default_even_where_airflow_s_own_default_is_off(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("AIRFLOW__OPERATORS__DEFAULT_DEFERRABLE", "False")
+    assert lipsync().deferrable is True
+    assert lipsync(deferrable=False).deferrable is False
 
-    assert lipsync().deferrable is conf.getboolean("operators", "default_deferrable", fallback=False)
+
+def test_a_deployment_without_a_triggerer_turns_deferral_off_in_one_place(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("AIRFLOW__SYNC__DEFAULT_DEFERRABLE", "False")
+    assert lipsync().deferrable is False
+    assert lipsync(deferrable=True).deferrable is True
 
 
 def logged(caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]) -> str:

@@ -5,25 +5,35 @@ from __future__ import annotations
 import pytest
 
 from airflow_provider_sync.exceptions import RunwareAuthError, RunwareJobError, RunwareTransientError
-from airflow_provider_sync.polling import PROGRESS_EVERY, JobWatch, format_duration
+from airflow_provider_sync.polling import JobWatch, format_duration
 from airflow_provider_sync.protocol import TaskState
 
 UUID = "0b8f5c1e-9a0d-4c53-a1f4-7b0e2c3d4e5f"
 
 
-def test_progress_is_logged_once_a_minute_not_once_per_poll() -> None:
+def test_progress_is_logged_at_the_first_poll_then_once_a_minute_not_once_per_poll() -> None:
     watch = JobWatch(UUID, started=0.0)
     due = [
         t
         for t in range(0, 301, 2)
         if watch.on_state(TaskState(UUID, "processing"), now=t) is None and watch.progress_due(now=t)
     ]
-    assert due == [60, 120, 180, 240, 300]
-    assert PROGRESS_EVERY == 60
+    assert due == [0, 60, 120, 180, 240, 300]
     line = watch.progress_line(now=300)
     assert UUID in line
     assert "5m00s" in line
     assert "processing" in line
+
+
+def test_a_change_of_status_is_logged_at_once() -> None:
+    watch = JobWatch(UUID, started=0.0)
+    watch.on_state(TaskState(UUID, "not_found"), now=1)
+    assert watch.progress_due(now=1)
+    watch.on_state(TaskState(UUID, "not_found"), now=3)
+    assert not watch.progress_due(now=3)
+    watch.on_state(TaskState(UUID, "processing"), now=5)
+    assert watch.progress_due(now=5)
+    assert "processing" in watch.progress_line(now=5)
 
 
 def test_success_error_and_timeout_events() -> None:
