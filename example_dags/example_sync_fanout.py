@@ -15,6 +15,7 @@ A last task adds up what the batch cost.
 
 from __future__ import annotations
 
+# --8<-- [start:example_sync_fanout]
 from datetime import datetime
 from typing import Any
 
@@ -71,12 +72,14 @@ with DAG(
             for n, clip in enumerate(params["clips"], start=1)
         ]
 
+    # --8<-- [start:howto_operator_sync_fanout]
     renders = SyncLipsyncOperator.partial(
         task_id="lipsync",
         model="{{ params.model }}",
         poll_interval="{{ params.poll_interval }}",
         map_index_template="{{ task.audio[0]['id'] }}",
     ).expand_kwargs(plan())
+    # --8<-- [end:howto_operator_sync_fanout]
 
     @task
     def report(results: list[dict[str, Any]]) -> dict[str, Any]:
@@ -91,3 +94,4 @@ with DAG(
         }
 
     report(renders.output)
+# --8<-- [end:example_sync_fanout]

@@ -11,6 +11,7 @@ them with its generated sample clips.
 
 from __future__ import annotations
 
+# --8<-- [start:example_sync_lipsync]
 from datetime import datetime
 
 from airflow.sdk import DAG, Param
@@ -33,6 +34,7 @@ with DAG(
         "output_path": Param("", type="string", description="Where to save the video (empty: don't)"),
     },
 ) as dag:
+    # --8<-- [start:howto_operator_sync_lipsync]
     lipsync = SyncLipsyncOperator(
         task_id="lipsync",
         model="lipsync-2",
@@ -45,3 +47,5 @@ with DAG(
         poll_interval="{{ params.poll_interval }}",
         output_path="{{ params.output_path }}",
     )
+    # --8<-- [end:howto_operator_sync_lipsync]
+# --8<-- [end:example_sync_lipsync]

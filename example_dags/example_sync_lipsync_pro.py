@@ -8,6 +8,7 @@ asset ``sync_lipsync_pro_renders``, so a downstream DAG can run on new renders w
 
 from __future__ import annotations
 
+# --8<-- [start:example_sync_lipsync_pro]
 from datetime import datetime
 
 from airflow.sdk import DAG, Asset, Param
@@ -29,6 +30,7 @@ with DAG(
         "poll_interval": Param(10, type="number", minimum=0.1),
     },
 ) as dag:
+    # --8<-- [start:howto_operator_sync_lipsync_pro]
     SyncLipsyncOperator(
         task_id="lipsync_pro",
         model="lipsync-2-pro",
@@ -42,3 +44,5 @@ with DAG(
         poll_interval="{{ params.poll_interval }}",
         output_asset=Asset("sync_lipsync_pro_renders"),
     )
+    # --8<-- [end:howto_operator_sync_lipsync_pro]
+# --8<-- [end:example_sync_lipsync_pro]

@@ -5,6 +5,7 @@ Choose the acting per run: ``{"emotion": "surprised", "edit_region": "head"}``.
 
 from __future__ import annotations
 
+# --8<-- [start:example_sync_react]
 from datetime import datetime
 
 from airflow.sdk import DAG, Param
@@ -26,6 +27,7 @@ with DAG(
         "poll_interval": Param(10, type="number", minimum=0.1),
     },
 ) as dag:
+    # --8<-- [start:howto_operator_sync_react]
     SyncReactOperator(
         task_id="react",
         video="{{ params.video }}",
@@ -36,3 +38,5 @@ with DAG(
         emotion_prompt="{{ params.emotion }}",
         poll_interval="{{ params.poll_interval }}",
     )
+    # --8<-- [end:howto_operator_sync_react]
+# --8<-- [end:example_sync_react]

@@ -7,6 +7,7 @@ audio. Override the whole list per run: ``{"segments": [{"startTime": 0, "endTim
 
 from __future__ import annotations
 
+# --8<-- [start:example_sync_segments]
 from datetime import datetime
 
 from airflow.sdk import DAG, Param
@@ -33,6 +34,7 @@ with DAG(
         "poll_interval": Param(10, type="number", minimum=0.1),
     },
 ) as dag:
+    # --8<-- [start:howto_operator_sync_segments]
     SyncLipsyncOperator(
         task_id="dub_segments",
         video="{{ params.video }}",
@@ -43,3 +45,5 @@ with DAG(
         segments="{{ params.segments }}",
         poll_interval="{{ params.poll_interval }}",
     )
+    # --8<-- [end:howto_operator_sync_segments]
+# --8<-- [end:example_sync_segments]

@@ -6,6 +6,7 @@ The script and voice come from the run's conf, e.g.
 
 from __future__ import annotations
 
+# --8<-- [start:example_sync_speech]
 from datetime import datetime
 
 from airflow.sdk import DAG, Param
@@ -26,6 +27,7 @@ with DAG(
         "poll_interval": Param(10, type="number", minimum=0.1),
     },
 ) as dag:
+    # --8<-- [start:howto_operator_sync_speech]
     SyncLipsyncOperator(
         task_id="speak",
         video="{{ params.video }}",
@@ -39,3 +41,5 @@ with DAG(
         sync_mode="bounce",
         poll_interval="{{ params.poll_interval }}",
     )
+    # --8<-- [end:howto_operator_sync_speech]
+# --8<-- [end:example_sync_speech]

@@ -9,6 +9,7 @@ task then voices the script and re-acts the video with that emotion::
 
 from __future__ import annotations
 
+# --8<-- [start:example_sync_speech_to_react]
 from datetime import datetime
 from typing import Any
 
@@ -51,6 +52,7 @@ with DAG(
         ]
         return {"speech": speech, "emotion": emotion}
 
+    # --8<-- [start:howto_operator_sync_speech_to_react]
     take = direct()
     SyncReactOperator(
         task_id="react",
@@ -61,3 +63,5 @@ with DAG(
         sync_mode="remap",
         poll_interval="{{ params.poll_interval }}",
     )
+    # --8<-- [end:howto_operator_sync_speech_to_react]
+# --8<-- [end:example_sync_speech_to_react]

@@ -1,0 +1,161 @@
+"""The documentation site as a reader sees it: built pages, not Markdown sources.
+
+The example pages once showed ``--8 < --"example_dags/..."`` instead of the DAG's code (a
+formatter had rewritten the include line) and the strict build still passed. These tests
+build the site into a temporary folder and read the HTML, so a page that shows an include
+line, reST markup or a missing region fails here.
+"""
+
+from __future__ import annotations
+
+import html
+import os
+import re
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+DOCS = REPO / "docs"
+EXAMPLE_DAGS = REPO / "example_dags"
+DAG_FILES = sorted(EXAMPLE_DAGS.glob("example_sync_*.py"))
+
+#: Hosts the pages may link to. A new external link must be added here on purpose, after
+#: checking that the page it points at exists.
+KNOWN_HOSTS = {
+    "sync.so",  # the vendor of the models
+    "runware.ai",  # the API the provider talks to
+    "squidfunk.github.io",  # the theme's "Made with Material for MkDocs" footer
+    "fonts.googleapis.com",  # the theme's fonts
+    "fonts.gstatic.com",
+}
+
+# Any spelling of the snippet marker: --8<--, --8 < --, -8<-, and section markers.
+SNIPPET_MARKER = re.compile(r"-+\s*8\s*<\s*-+|\[\s*(?:start|end)\s*:\s*[a-z][-_0-9a-z]*\s*\]", re.I)
+REST_ROLE = re.compile(r":(?:py:)?(?:class|meth|func|mod|attr|data|exc|obj|param|raises|returns|rtype):")
+REST_LITERAL_BLOCK = re.compile(r"\S::(?:\s|$)")
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The site, built strictly, as ``make docs`` does."""
+    out = tmp_path_factory.mktemp("site")
+    proc = subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(out)],
+        cwd=REPO,
+        env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, f"mkdocs build --strict failed:\n{proc.stdout}\n{proc.stderr}"
+    return out
+
+
+def _pages(site: Path) -> list[Path]:
+    return sorted(p for p in site.rglob("index.html") if "assets" not in p.parts)
+
+
+def _main(page: Path) -> str:
+    """The article of a page: what the reader reads, without the theme's navigation."""
+    text = page.read_text(encoding="utf-8")
+    found = re.search(r"<article[^>]*>(.*)</article>", text, re.S)
+    assert found, f"{page}: no <article>"
+    return found.group(1)
+
+
+def _text(fragment: str) -> str:
+    fragment = re.sub(r"<(script|style)\b.*?</\1>", "", fragment, flags=re.S)
+    return html.unescape(re.sub(r"<[^>]+>", "", fragment))
+
+
+def _prose(fragment: str) -> str:
+    """Visible text outside code: where reST markup would show up literally."""
+    return _text(re.sub(r"<(pre|code)\b.*?</\1>", " ", fragment, flags=re.S))
+
+
+def _code_blocks(fragment: str) -> list[str]:
+    """The text of every code block, as the reader sees (and copies) it."""
+    return [_text(block) for block in re.findall(r"<pre\b.*?</pre>", fragment, re.S)]
+
+
+def _region(dag_file: Path, name: str) -> str:
+    """The lines between ``# --8<-- [start:name]`` and ``# --8<-- [end:name]``, dedented."""
+    lines = dag_file.read_text(encoding="utf-8").splitlines()
+    starts = [i for i, line in enumerate(lines) if line.strip() == f"# --8<-- [start:{name}]"]
+    ends = [i for i, line in enumerate(lines) if line.strip() == f"# --8<-- [end:{name}]"]
+    pair = f"{dag_file.name}: needs one '# --8<-- [start:{name}]' ... '# --8<-- [end:{name}]' pair"
+    assert len(starts) == 1, pair
+    assert len(ends) == 1, pair
+    assert starts[0] < ends[0], pair
+    body = [line for line in lines[starts[0] + 1 : ends[0]] if not SNIPPET_MARKER.search(line)]
+    return textwrap.dedent("\n".join(body))
+
+
+def _example_page(site: Path, dag_file: Path) -> Path:
+    page = site / "examples" / dag_file.stem / "index.html"
+    assert page.exists(), f"{dag_file.name} has no page: add docs/examples/{dag_file.stem}.md to the nav"
+    return page
+
+
+def test_the_example_dags_are_there() -> None:
+    assert len(DAG_FILES) >= 7
+
+
+def test_no_page_shows_a_snippet_include_instead_of_code(site: Path) -> None:
+    # Prose and code blocks; inline code may name the include syntax (development.md does).
+    shown = {}
+    for page in _pages(site):
+        article = _main(page)
+        hits = SNIPPET_MARKER.findall(_prose(article) + "\n".join(_code_blocks(article)))
+        if hits:
+            shown[str(page.relative_to(site))] = hits
+    assert shown == {}
+
+
+@pytest.mark.parametrize("dag_file", DAG_FILES, ids=lambda p: p.stem)
+def test_each_example_page_shows_its_operator_call(site: Path, dag_file: Path) -> None:
+    short = dag_file.stem.removeprefix("example_sync_")
+    task = _region(dag_file, f"howto_operator_sync_{short}")
+    assert re.search(r"Sync(?:Lipsync|React)Operator\b", task), "the marked task holds no operator call"
+    blocks = _code_blocks(_main(_example_page(site, dag_file)))
+    assert any(task.strip() in block for block in blocks), f"{dag_file.name}: the task is not on its page"
+
+
+@pytest.mark.parametrize("dag_file", DAG_FILES, ids=lambda p: p.stem)
+def test_each_example_page_shows_its_whole_dag(site: Path, dag_file: Path) -> None:
+    whole = _region(dag_file, dag_file.stem)
+    assert f'dag_id="{dag_file.stem}"' in whole
+    blocks = _code_blocks(_main(_example_page(site, dag_file)))
+    assert any(whole.strip() in block for block in blocks), f"{dag_file.name}: the DAG is not on its page"
+
+
+@pytest.mark.parametrize("dag_file", DAG_FILES, ids=lambda p: p.stem)
+def test_each_example_page_lists_the_params_its_dag_has(dag_file: Path) -> None:
+    page = (DOCS / "examples" / f"{dag_file.stem}.md").read_text(encoding="utf-8")
+    section = page.split("## Params", 1)[1].split("\n## ", 1)[0]
+    listed = set(re.findall(r"^\| `(\w+)` \|", section, re.M))
+    declared = set(re.findall(r'^\s+"(\w+)": Param\(', dag_file.read_text(encoding="utf-8"), re.M))
+    assert declared, f"{dag_file.name}: no params found"
+    assert listed == declared
+
+
+def test_no_page_shows_rest_markup(site: Path) -> None:
+    found = {}
+    for page in _pages(site):
+        prose = _prose(_main(page))
+        hits = REST_ROLE.findall(prose) + REST_LITERAL_BLOCK.findall(prose)
+        if hits:
+            found[str(page.relative_to(site))] = hits[:5]
+    assert found == {}
+
+
+def test_links_go_only_to_known_hosts(site: Path) -> None:
+    hosts = set()
+    for page in site.rglob("*.html"):
+        for url in re.findall(r'(?:href|src)="(https?://[^"]+)"', page.read_text(encoding="utf-8")):
+            hosts.add(url.split("/")[2])
+    assert hosts <= KNOWN_HOSTS, f"links to unchecked hosts: {sorted(hosts - KNOWN_HOSTS)}"
