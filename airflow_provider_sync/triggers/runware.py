@@ -25,6 +25,9 @@ class RunwareTaskTrigger(BaseTrigger):
     are coalesced into batched ``getResponse`` requests (see
     :mod:`airflow_provider_sync.triggers.poller`).
 
+    Events carry a JSON-able dict with ``status`` = ``success`` (with ``result``), ``error``
+    (with ``error``: Runware's code and message) or ``timeout`` (with ``message``).
+
     :param task_uuid: the Runware job to wait for.
     :param runware_conn_id: the Airflow connection to poll with.
     :param poll_interval: seconds between polls once the first poll has been made.
@@ -35,9 +38,6 @@ class RunwareTaskTrigger(BaseTrigger):
     :param not_found_grace: seconds of "task not found" tolerated before failing.
     :param ramp: after the first poll, start polling at a quarter of ``poll_interval`` and
         back off to it (used when the first poll was timed on an expected render time).
-
-    Events carry a JSON-able dict with ``status`` = ``success`` (with ``result``), ``error``
-    (with ``error``: Runware's code and message) or ``timeout`` (with ``message``).
     """
 
     def __init__(

@@ -153,6 +153,33 @@ def test_no_page_shows_rest_markup(site: Path) -> None:
     assert found == {}
 
 
+def test_the_api_reference_documents_the_public_classes(site: Path) -> None:
+    article = _main(site / "api" / "index.html")
+    text = _text(article)
+    for name in (
+        "RunwareHook",
+        "SyncLipsyncOperator",
+        "SyncReactOperator",
+        "SyncBaseOperator",
+        "RunwareTaskTrigger",
+        "SyncValidationError",
+        "RunwareError",
+        "RunwareTransientError",
+        "RunwareAPIError",
+        "RunwareAuthError",
+        "RunwareInsufficientCreditsError",
+        "RunwareJobError",
+        "RunwareTimeoutError",
+        "VideoInferenceTask",
+        "build_video_inference",
+    ):
+        assert re.search(rf"\b{name}\b", text), f"{name} is not on the API page"
+    # Sphinx-style ``:param x:`` fields are parsed into parameter tables, not shown as text.
+    tables = [_text(t) for t in re.findall(r"<table\b.*?</table>", article, re.S)]
+    assert any("runware_conn_id" in t and "poll_interval" in t for t in tables)
+    assert any("sync_mode" in t and "output_path" in t for t in tables)
+
+
 def test_links_go_only_to_known_hosts(site: Path) -> None:
     hosts = set()
     for page in site.rglob("*.html"):
