@@ -180,6 +180,11 @@ def test_the_api_reference_documents_the_public_classes(site: Path) -> None:
     assert any("sync_mode" in t and "output_path" in t for t in tables)
 
 
+def test_the_changelog_is_a_page(site: Path) -> None:
+    text = _text(_main(site / "changelog" / "index.html"))
+    assert "0.1.0" in text
+
+
 def test_links_go_only_to_known_hosts(site: Path) -> None:
     hosts = set()
     for page in site.rglob("*.html"):
