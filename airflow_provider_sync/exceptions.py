@@ -1,13 +1,37 @@
-"""Exceptions raised by the Sync provider.
+"""Exceptions raised by the Sync provider, and which of them are retried.
 
-Two families:
+The class tree. On the right: who tries again after each one ("never" means the class is an
+``AirflowFailException``, so Airflow fails the task without using its ``retries``)::
 
-* :class:`SyncValidationError` -- the user's parameters are wrong. Raised before any HTTP
+    ValueError, AirflowFailException
+    +-- SyncValidationError ............... never: the same input would fail again
+    AirflowException
+    +-- RunwareError
+        +-- RunwareTransientError ......... the hook, within each HTTP call; then Airflow
+        +-- RunwareAPIError ............... never (also an AirflowFailException)
+        |   +-- RunwareAuthError .......... never
+        |   +-- RunwareInsufficientCreditsError  never
+        +-- RunwareJobError ............... Airflow: the retry submits one new job
+        +-- RunwareTimeoutError ........... Airflow: the retry re-attaches to the same job
+
+* :class:`SyncValidationError`: the user's parameters are wrong. Raised before any HTTP
   request is made (at DAG parse time for literal values, at the start of ``execute`` for
-  templated ones). Airflow does not retry it: the same input would fail again.
-* :class:`RunwareError` and subclasses -- Runware (or the network) answered with a problem.
-  They carry Runware's ``code``, ``message``, ``parameter`` and ``task_uuid`` so a user can
-  look the job up later. None of them ever contains the API key.
+  templated ones).
+* :class:`RunwareTransientError`: HTTP 429, 408 or 5xx, a dropped connection, a garbled
+  answer. The hook retries it itself, with backoff, up to the connection's
+  ``max_attempts``. While a job is being waited for it never ends the wait (the next poll
+  tries again); raised from a submission, Airflow's task retries apply, and the retry
+  re-attaches to the job if it was created.
+* :class:`RunwareAPIError` and subclasses: Runware refused the request itself, the key
+  (or its absence: code ``missingApiKey``), or the account's credit; or the finished video's
+  download answered 4xx.
+* :class:`RunwareJobError`: the job ran and ended in error. A retry skips that job and
+  submits the next generation of the task's deterministic job UUID (``idempotency.py``).
+* :class:`RunwareTimeoutError`: the operator's ``timeout`` passed; the job may still finish.
+
+Every :class:`RunwareError` carries what Runware said (``code``, ``message``,
+``parameter``, ``task_uuid``, ``task_type``, ``status_code``), so a job can be looked up
+later. None of them ever contains the API key.
 """
 
 from __future__ import annotations
