@@ -129,7 +129,7 @@ class TaskEndpoint:
             await asyncio.sleep(fault.delay)
             return False
         if fault.kind == "status":
-            code = {408: "timeout", 500: "internalServerError", 504: "timeout"}.get(
+            code = {400: "invalidRequest", 408: "timeout", 500: "internalServerError", 504: "timeout"}.get(
                 fault.status, "serviceUnavailable"
             )
             body = _error_body(code, "injected fault")

@@ -165,32 +165,80 @@ def test_permanent_errors_are_raised_at_once_with_runwares_fields(
     assert KEY not in caplog.text
 
 
-def test_duplicate_task_uuid_is_an_acknowledgement() -> None:
-    duplicate = {"errors": [{"code": "duplicateTaskUUID", "message": "exists", "taskUUID": UUID}]}
+def test_conflict_task_uuid_as_runware_answers_it_is_an_acknowledgement() -> None:
+    # HTTP 400, empty data: the shape runware-typescript's tests record for a reused taskUUID.
+    conflict = {"data": [], "errors": [{"code": "conflictTaskUUID", "message": "used", "taskUUID": UUID}]}
     with respx.mock:
-        respx.post(URL).mock(return_value=httpx.Response(409, json=duplicate))
+        respx.post(URL).mock(return_value=httpx.Response(400, json=conflict))
         ack = RunwareHook().submit_task({"taskType": "videoInference", "taskUUID": UUID})
     assert ack == {"taskUUID": UUID, "duplicate": True}
 
 
-def test_test_connection() -> None:
+def test_a_504_then_conflict_on_the_retry_is_an_acknowledgement_not_a_failure() -> None:
+    conflict = {"data": [], "errors": [{"code": "conflictTaskUUID", "message": "used", "taskUUID": UUID}]}
     with respx.mock:
-        missing = {
-            "errors": [
-                {"code": "taskNotFound", "taskUUID": "00000000-0000-0000-0000-000000000000", "message": "no"}
-            ]
-        }
-        respx.post(URL).mock(return_value=httpx.Response(404, json=missing))
+        route = respx.post(URL).mock(
+            side_effect=[httpx.Response(504, text="gateway timeout"), httpx.Response(400, json=conflict)]
+        )
+        ack = RunwareHook().submit_task({"taskType": "videoInference", "taskUUID": UUID})
+    assert ack["duplicate"] is True
+    assert route.call_count == 2
+
+
+PROBE = "00000000-0000-0000-0000-000000000000"
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        httpx.Response(
+            400, json={"data": [], "errors": [{"code": "taskFailedOrNotFound", "taskUUID": PROBE}]}
+        ),
+        httpx.Response(200, json={"data": []}),
+    ],
+    ids=["taskFailedOrNotFound", "no-item"],
+)
+def test_test_connection_says_the_key_was_accepted(answer: httpx.Response) -> None:
+    with respx.mock:
+        respx.post(URL).mock(return_value=answer)
         ok, message = RunwareHook().test_connection()
     assert ok
-    assert URL in message
+    assert message == f"Connected to {URL}: Runware accepted the API key."
+
+
+def test_test_connection_names_a_refused_key() -> None:
     with respx.mock:
         respx.post(URL).mock(
             return_value=httpx.Response(401, json={"errors": [{"code": "invalidApiKey", "message": "no"}]})
         )
         ok, message = RunwareHook().test_connection()
     assert not ok
+    assert message.startswith("Runware refused the API key")
     assert "invalidApiKey" in message
+
+
+def test_test_connection_tries_once_with_a_short_timeout_when_runware_is_down() -> None:
+    with respx.mock:
+        route = respx.post(URL).mock(side_effect=httpx.ConnectError("refused"))
+        started = time.monotonic()
+        ok, message = RunwareHook().test_connection()
+    assert not ok
+    assert route.call_count == 1
+    assert time.monotonic() - started < 2
+    assert message.startswith(f"Could not reach Runware at {URL}")
+    timeout = route.calls[0].request.extensions["timeout"]
+    assert timeout["read"] <= 10
+
+
+def test_test_connection_without_a_key_does_not_name_the_throwaway_connection_id(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The UI tests a copy of the form under a random id: naming it would only confuse.
+    monkeypatch.setenv("AIRFLOW_CONN_TMP8F3K2", json.dumps({"conn_type": "runware", "host": URL}))
+    ok, message = RunwareHook("tmp8f3k2").test_connection()
+    assert not ok
+    assert "tmp8f3k2" not in message
+    assert "no API key" in message
 
 
 def test_downloads_never_carry_the_key(tmp_path: Any) -> None:

@@ -1,0 +1,66 @@
+"""The API key as secrets backends deliver it: trimmed, checked, masked in every form."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import httpx
+import pytest
+import respx
+
+from airflow_provider_sync.exceptions import RunwareAuthError, RunwareTransientError
+from airflow_provider_sync.hooks.runware import RunwareHook
+
+URL = "http://hygiene.test/v1"
+KEY = "sk-hygiene-7c1e"
+
+
+def use_key(monkeypatch: pytest.MonkeyPatch, password: str) -> None:
+    conn = {"conn_type": "runware", "host": URL, "password": password, "extra": {"max_attempts": 2}}
+    monkeypatch.setenv("AIRFLOW_CONN_RUNWARE_DEFAULT", json.dumps(conn))
+
+
+def test_a_key_with_a_trailing_newline_is_sent_trimmed(monkeypatch: pytest.MonkeyPatch) -> None:
+    use_key(monkeypatch, f"  {KEY}\n")
+    with respx.mock:
+        route = respx.post(URL).mock(return_value=httpx.Response(200, json={"data": []}))
+        RunwareHook().get_task_state("00000000-0000-0000-0000-000000000001")
+    assert route.calls[0].request.headers["authorization"] == f"Bearer {KEY}"
+
+
+@pytest.mark.parametrize("bad", [f"{KEY}\x00x", f"{KEY}é", f"sk-in ner-{KEY}", f"{KEY}\tz"])
+def test_a_key_that_cannot_travel_in_a_header_is_refused_without_quoting_it(
+    monkeypatch: pytest.MonkeyPatch, bad: str
+) -> None:
+    use_key(monkeypatch, bad)
+    with respx.mock(assert_all_called=False) as mock:
+        route = mock.post(URL)
+        with pytest.raises(RunwareAuthError) as raised:
+            RunwareHook().get_task_state("00000000-0000-0000-0000-000000000001")
+    assert not route.called
+    assert KEY not in str(raised.value)
+    assert raised.value.code == "invalidApiKeyCharacters"
+
+
+def test_every_form_of_the_key_is_registered_with_the_masker(monkeypatch: pytest.MonkeyPatch) -> None:
+    registered: list[str] = []
+    monkeypatch.setattr("airflow_provider_sync._compat.mask_secret", lambda value, *a, **k: registered.append(value))
+    use_key(monkeypatch, f"{KEY}/+\n")
+    assert RunwareHook().settings.api_key == f"{KEY}/+"
+    strings = {r for r in registered if isinstance(r, str)}
+    assert {f"{KEY}/+\n", f"{KEY}/+", "sk-hygiene-7c1e%2F%2B", f"Bearer {KEY}/+"} <= strings
+
+
+def test_transport_errors_never_carry_httpx_s_text_which_may_quote_headers(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    use_key(monkeypatch, KEY)
+    with respx.mock:
+        respx.post(URL).mock(side_effect=httpx.LocalProtocolError(f"Illegal header value b'Bearer {KEY}'"))
+        with caplog.at_level(logging.DEBUG), pytest.raises(RunwareTransientError) as raised:
+            RunwareHook().get_task_state("00000000-0000-0000-0000-000000000001")
+    assert KEY not in str(raised.value)
+    assert raised.value.__cause__ is None
+    assert raised.value.__suppress_context__
+    assert KEY not in caplog.text
