@@ -72,6 +72,21 @@ def get_provider_info() -> dict[str, Any]:
                         "example": "False",
                         "default": "True",
                     },
+                    "allowed_media_roots": {
+                        "description": (
+                            "Comma-separated local folders (absolute) and object-storage prefixes "
+                            "(``s3://bucket/prefix/``) that media paths coming from templates, "
+                            "XCom or mapped arguments may read from (``video``, ``audio``) or "
+                            "write under (``output_path``). Such values are often chosen by "
+                            "whoever triggers the DAG (``dag_run.conf``); paths written literally "
+                            "in DAG code are not restricted. Empty: run-time paths are refused. "
+                            "Operators can add roots with their ``allowed_media_roots`` argument."
+                        ),
+                        "version_added": "0.2.0",
+                        "type": "string",
+                        "example": "/srv/media/incoming,/srv/media/renders,s3://renders/",
+                        "default": "",
+                    },
                 },
             },
         },

@@ -23,6 +23,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from airflow_provider_sync._compat import AirflowFailException
 from airflow_provider_sync.exceptions import (
@@ -41,28 +42,118 @@ MAX_GENERATIONS = 20
 log = logging.getLogger(__name__)
 
 
-def request_fingerprint(task: dict[str, Any], media_versions: Sequence[str] = ()) -> str:
-    """A short, stable digest of a task object, ignoring its ``taskUUID``.
+#: Query parameters that carry a presigned URL's signature, expiry or signing identity rather
+#: than which object it names: AWS SigV4/SigV2, Google Cloud Storage V4/V2, CloudFront.
+_SIGNATURE_PREFIXES = ("x-amz-", "x-goog-")
+_SIGNATURE_NAMES = frozenset(
+    {"signature", "expires", "awsaccesskeyid", "googleaccessid", "policy", "key-pair-id"}
+)
+#: Azure shared access signature fields (the signed permissions, times, version, resource,
+#: protocol, IP range, key and delegation fields). Dropped only from URLs that carry ``sig``,
+#: since names this short may mean something else to another server.
+_AZURE_SAS_NAMES = frozenset(
+    {
+        "sig", "se", "st", "sp", "sv", "sr", "spr", "sip", "si", "ss", "srt", "ses", "sdd",
+        "skoid", "sktid", "skt", "ske", "sks", "skv", "saoid", "suoid", "scid", "sduoid",
+    }
+)  # fmt: skip
+_SIGNED_MARKERS = frozenset({"x-amz-signature", "x-goog-signature", "signature", "sig"})
 
-    ``media_versions`` identify the content of local files to upload (their path alone is in
-    ``task``), so replacing a file under the same name makes a new job.
+
+def stable_url(url: str) -> str:
+    """``url`` without the query parameters that change each time it is presigned.
+
+    A presigned URL for the same object differs on every signing (signature, date, expiry,
+    session token), yet names the same audio. Only URLs that carry a signature are touched;
+    other query parameters (``versionId``, ``generation``, a CDN's own) are kept, as are all
+    parameters of unsigned URLs.
     """
-    body: dict[str, Any] = {k: v for k, v in task.items() if k != "taskUUID"}
+    parts = urlsplit(url)
+    if not parts.query:
+        return url
+    pairs = parse_qsl(parts.query, keep_blank_values=True)
+    names = {k.lower() for k, _ in pairs}
+    if not names & _SIGNED_MARKERS:
+        return url
+
+    def volatile(name: str) -> bool:
+        lowered = name.lower()
+        return (
+            lowered.startswith(_SIGNATURE_PREFIXES)
+            or lowered in _SIGNATURE_NAMES
+            or ("sig" in names and name in _AZURE_SAS_NAMES)
+        )
+
+    kept = sorted((k, v) for k, v in pairs if not volatile(k))
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(kept), parts.fragment))
+
+
+def _stable(value: Any) -> Any:
+    if isinstance(value, str):
+        return stable_url(value) if value[:8].lower().startswith(("http://", "https://")) else value
+    if isinstance(value, dict):
+        return {k: _stable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_stable(v) for v in value]
+    return value
+
+
+def request_fingerprint(task: dict[str, Any], media_versions: Sequence[str] = ()) -> str:
+    """A short, stable digest of what a task asks for, ignoring its ``taskUUID``.
+
+    URL inputs count without their presigning parameters (:func:`stable_url`), so a retry that
+    renders a freshly signed URL for the same object finds the same job. ``media_versions``
+    identify the content of local files to upload (their path alone is in ``task``): a file
+    rewritten with identical bytes keeps the fingerprint, and one with new content changes it.
+    """
+    body: dict[str, Any] = {k: _stable(v) for k, v in task.items() if k != "taskUUID"}
     if media_versions:
         body["_media"] = list(media_versions)
     canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
     return hashlib.sha256(canonical.encode()).hexdigest()[:32]
 
 
+#: Longest accepted ``idempotency_key``.
+MAX_IDEMPOTENCY_KEY_CHARS = 256
+
+
+def idempotency_fingerprint(key: Any) -> str | None:
+    """The fingerprint standing for a user's ``idempotency_key``, or ``None`` when it is unset.
+
+    :raises SyncValidationError: for a key that is not a short, printable string.
+    """
+    from airflow_provider_sync.exceptions import SyncValidationError
+
+    if key is None or (isinstance(key, str) and key.strip() in ("", "None")):
+        return None
+    if isinstance(key, bool) or not isinstance(key, (str, int)):
+        raise SyncValidationError(f"idempotency_key: a {type(key).__name__} is not a string")
+    text = str(key).strip()
+    if len(text) > MAX_IDEMPOTENCY_KEY_CHARS or not text.isprintable():
+        raise SyncValidationError(
+            f"idempotency_key: give at most {MAX_IDEMPOTENCY_KEY_CHARS} printable characters "
+            f"(got {len(text)})"
+        )
+    return "key:" + hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
 @dataclass(frozen=True)
 class JobKey:
-    """Everything that identifies one paid job of one task instance."""
+    """Everything that identifies one paid job of one task instance.
+
+    :param fingerprint: :func:`request_fingerprint` of the request, or
+        :func:`idempotency_fingerprint` of the user's ``idempotency_key`` when one is given.
+    :param attempt: the try number when the user asked for a new job (``force_new_job``): each
+        try then has UUIDs of its own, while a lost answer retried within the try still finds
+        its job. ``None`` (the default) leaves tries out, so every try re-attaches.
+    """
 
     dag_id: str
     run_id: str
     task_id: str
     map_index: int
     fingerprint: str
+    attempt: int | None = None
 
     def task_uuid(self, generation: int = 0) -> str:
         """The ``taskUUID`` for this generation: a UUID v4 in form, deterministic in content.
@@ -70,9 +161,17 @@ class JobKey:
         Runware documents ``taskUUID`` as UUID v4, so the hash is shaped as one (version and
         variant bits set) rather than sent as a v5.
         """
-        name = "\x1f".join(
-            [self.dag_id, self.run_id, self.task_id, str(self.map_index), self.fingerprint, str(generation)]
-        )
+        parts = [
+            self.dag_id,
+            self.run_id,
+            self.task_id,
+            str(self.map_index),
+            self.fingerprint,
+            str(generation),
+        ]
+        if self.attempt is not None:
+            parts.append(f"try={self.attempt}")
+        name = "\x1f".join(parts)
         digest = hashlib.sha256(f"airflow-provider-sync\x1f{name}".encode()).digest()
         return str(uuid.UUID(bytes=digest[:16], version=4))
 

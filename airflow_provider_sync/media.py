@@ -11,16 +11,20 @@ so memory use does not grow with the file. Limits are in ``docs/media.md``.
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import os
 import re
+import stat
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import IO, Any, Literal
+from urllib.parse import urlsplit, urlunsplit
 
 from airflow_provider_sync.exceptions import SyncValidationError
+from airflow_provider_sync.paths import MediaRoots, TemplatedPaths, check_source
 
 MediaKind = Literal["video", "audio"]
 
@@ -71,8 +75,12 @@ class LocalMedia:
     :param kind: ``video`` or ``audio``.
     :param mime: the MIME type declared to Runware.
     :param size: bytes.
-    :param version: what changes when the file's content does (size and mtime or ETag); part
-        of the job fingerprint, so a re-rendered source file is not mistaken for the old one.
+    :param version: the file's content identity: ``<size>:sha256:<hex>`` computed by reading
+        the file, or ``<size>:etag:<value>`` when the object store reports a content hash. Part
+        of the job fingerprint, so a file replaced under the same name (even with the same size
+        and modification time) makes a new job, and one rewritten with identical bytes does not.
+    :param location: where to read the file, when it differs from ``source`` (a path from a
+        template, resolved when it was checked against the allowed media roots).
     """
 
     field: str
@@ -81,10 +89,11 @@ class LocalMedia:
     mime: str
     size: int
     version: str
+    location: str = ""
 
     def open(self) -> IO[bytes]:
         """Open the file for reading, locally or through Airflow's object storage."""
-        path = _path(self.source)
+        path = _path(self.location or self.source)
         return path.open("rb")
 
 
@@ -96,76 +105,163 @@ def _path(source: str) -> Any:
     return Path(source.removeprefix("file://")).expanduser()
 
 
-def inspect_local(source: str, field: str, kind: MediaKind) -> LocalMedia:
+def inspect_local(source: str, field: str, kind: MediaKind, *, location: str | None = None) -> LocalMedia:
     """Check a file input before anything is sent: it exists, its type and size are allowed.
 
+    Reads the file once to compute its content identity (see :attr:`LocalMedia.version`),
+    unless its object store reports a content hash.
+
+    :param location: where to read it, if not ``source`` (see :func:`paths.check_source`).
     :raises SyncValidationError: naming ``field`` and what is allowed.
     """
     types = VIDEO_TYPES if kind == "video" else AUDIO_TYPES
+    shown = describe_source(source)
     suffix = PurePosixPath(source.split("?", 1)[0]).suffix.lower()
     if suffix not in types:
         raise SyncValidationError(
-            f"{field}: {source!r} is neither a Runware media UUID nor an http(s) URL, so it is read "
+            f"{field}: {shown!r} is neither a Runware media UUID nor an http(s) URL, so it is read "
             f"as a file to upload, and {suffix or 'no extension'!r} is not an allowed {kind} type; "
             f"allowed: {', '.join(sorted(types))}"
         )
     try:
-        path = _path(source)
-        stat = path.stat()
+        path = _path(location or source)
+        size, version = _size_and_identity(path, path.stat(), MAX_UPLOAD_BYTES[kind])
     except FileNotFoundError:
-        raise SyncValidationError(f"{field}: file {source!r} does not exist") from None
+        raise SyncValidationError(f"{field}: file {shown!r} does not exist") from None
+    except IsADirectoryError:
+        raise SyncValidationError(f"{field}: {shown!r} is a folder, not a file") from None
     except (OSError, ValueError) as exc:
-        raise SyncValidationError(f"{field}: cannot read {source!r}: {exc}") from None
-    size, version = _size_and_version(stat)
+        raise SyncValidationError(f"{field}: cannot read {shown!r}: {type(exc).__name__}") from None
     if size <= 0:
-        raise SyncValidationError(f"{field}: file {source!r} is empty")
+        raise SyncValidationError(f"{field}: file {shown!r} is empty")
     limit = MAX_UPLOAD_BYTES[kind]
     if size > limit:
         raise SyncValidationError(
-            f"{field}: file {source!r} is {size / 1024**2:.1f} MiB; the {kind} upload limit is "
+            f"{field}: file {shown!r} is {size / 1024**2:.1f} MiB; the {kind} upload limit is "
             f"{limit / 1024**2:.0f} MiB"
         )
-    return LocalMedia(field=field, source=source, kind=kind, mime=types[suffix], size=size, version=version)
+    return LocalMedia(
+        field=field,
+        source=source,
+        kind=kind,
+        mime=types[suffix],
+        size=size,
+        version=version,
+        location=location if location not in (None, source) else "",
+    )
 
 
-def _size_and_version(stat: Any) -> tuple[int, str]:
-    if isinstance(stat, os.stat_result):
-        return stat.st_size, f"{stat.st_size}:{stat.st_mtime_ns}"
-    # fsspec's info dict: keys differ per filesystem.
-    info = dict(stat) if not isinstance(stat, dict) else stat
-    size = int(info.get("size") or info.get("Size") or 0)
-    keys = ("ETag", "etag", "md5Hash", "mtime", "LastModified", "updated")
-    stamp = next((str(info[k]) for k in keys if info.get(k)), "")
-    return size, f"{size}:{stamp}"
+#: fsspec ``info`` keys that are hashes of the content itself (GCS md5/crc32c, S3's ETag).
+#: Azure's and GCS's lowercase ``etag`` change on every write, identical bytes or not.
+_CONTENT_HASH_KEYS = ("md5Hash", "crc32c", "ETag")
 
 
-def find_local_media(request: dict[str, Any]) -> list[LocalMedia]:
-    """The inputs of a ``videoInference`` task that must be uploaded first (validated)."""
+def _size_and_identity(path: Any, result: Any, limit: int) -> tuple[int, str]:
+    if isinstance(result, os.stat_result):
+        if not _is_regular_file(result):
+            raise IsADirectoryError(str(path))
+        size = result.st_size
+    else:
+        # fsspec's info dict: keys differ per filesystem.
+        info = dict(result) if not isinstance(result, dict) else result
+        if info.get("type") == "directory":
+            raise IsADirectoryError(str(path))
+        size = int(info.get("size") or info.get("Size") or 0)
+        stamp = next((str(info[k]).strip('"') for k in _CONTENT_HASH_KEYS if info.get(k)), "")
+        if stamp:
+            return size, f"{size}:etag:{stamp}"
+    if size <= 0 or size > limit:
+        return size, f"{size}:"  # refused by the caller; do not read it
+    digest = hashlib.sha256()
+    with path.open("rb") as stream:
+        while chunk := stream.read(CHUNK):
+            digest.update(chunk)
+    return size, f"{size}:sha256:{digest.hexdigest()}"
+
+
+def _is_regular_file(info: os.stat_result) -> bool:
+    # Not a folder, device or pipe: reading /dev/zero "to upload" would never end.
+    return stat.S_ISREG(info.st_mode)
+
+
+def find_local_media(
+    request: dict[str, Any],
+    roots: MediaRoots | None = None,
+    templated: TemplatedPaths | None = None,
+) -> list[LocalMedia]:
+    """The inputs of a ``videoInference`` task that must be uploaded first (validated).
+
+    :param roots: where inputs named by run-time values may be read (see :mod:`.paths`).
+    :param templated: which inputs were run-time values; ``None``: all were literal.
+    :raises SyncValidationError: for a missing or refused file, before any request is sent.
+    """
+    roots = roots or MediaRoots()
     inputs = request.get("inputs", {})
     found: list[LocalMedia] = []
     video = inputs.get("video")
     if isinstance(video, str) and not is_remote(video):
-        found.append(inspect_local(video, "video", "video"))
-    for n, item in enumerate(inputs.get("audio") or []):
+        where = check_source(video, "video", roots, from_template=bool(templated and templated.video))
+        found.append(inspect_local(video, "video", "video", location=where))
+    audio = inputs.get("audio") or []
+    for n, item in enumerate(audio):
         source = item.get("source")
         if isinstance(source, str) and not is_remote(source):
-            found.append(inspect_local(source, f"audio[{n}].source (id {item.get('id')!r})", "audio"))
+            field = f"audio[{n}].source (id {item.get('id')!r})"
+            runtime = bool(templated and templated.audio_source(n, len(audio)))
+            where = check_source(source, field, roots, from_template=runtime)
+            found.append(inspect_local(source, field, "audio", location=where))
     return found
 
 
+def describe_source(source: str, limit: int = 120) -> str:
+    """``source`` fit for a log line: URLs without their query (signatures) and data shortened.
+
+    Presigned URLs carry their credentials in the query string, and a data URI or base64
+    blob can be megabytes long; neither belongs in a log.
+    """
+    text = str(source)
+    lowered = text[:8].lower()
+    if lowered.startswith("data:"):
+        head = text.split(",", 1)[0]
+        return f"{head[:60]},... ({len(text)} chars)"
+    if "://" in text:
+        parts = urlsplit(text)
+        if parts.query or parts.fragment:
+            text = urlunsplit((parts.scheme, parts.netloc, parts.path, "", "")) + "?..."
+        netloc = parts.netloc
+        if "@" in netloc:  # user:password@host in a URL
+            text = text.replace(netloc, "***@" + netloc.rsplit("@", 1)[1], 1)
+    elif _BASE64.match(text):
+        return f"{text[:16]}... (base64, {len(text)} chars)"
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} chars)"
+
+
 def upload_body(task_uuid: str, media: LocalMedia) -> Iterator[bytes]:
-    """The JSON body of a ``mediaStorage`` upload, generated chunk by chunk from the file."""
+    """The JSON body of a ``mediaStorage`` upload, generated chunk by chunk from the file.
+
+    The file is hashed again as it streams: if its content is no longer what the job's
+    fingerprint was computed from, the body is cut off before it is complete (so Runware
+    stores nothing) and :class:`SyncValidationError` is raised.
+    """
     head = json.dumps(
         [{"taskType": "mediaStorage", "taskUUID": task_uuid, "operation": "upload", "media": "@"}]
     )
     before, after = head.split('"@"')
+    expected = media.version.split(":sha256:", 1)[1] if ":sha256:" in media.version else None
+    digest = hashlib.sha256()
     yield f'{before}"data:{media.mime};base64,'.encode()
     with media.open() as stream:
         while chunk := stream.read(CHUNK):
             # Object stores may return short reads; keep chunks a multiple of 3 bytes.
             while len(chunk) % 3 and (more := stream.read(3 - len(chunk) % 3)):
                 chunk += more
+            digest.update(chunk)
             yield base64.b64encode(chunk)
+    if expected is not None and digest.hexdigest() != expected:
+        raise SyncValidationError(
+            f"{media.field}: {describe_source(media.source)!r} changed while it was being uploaded; "
+            "nothing was submitted. Run the task again once the file is complete"
+        )
     yield f'"{after}'.encode()
 
 
@@ -186,6 +282,56 @@ def output_target(output_path: str, task_uuid: str, output_format: str) -> str:
     if output_path.endswith("/"):
         return f"{output_path}{task_uuid}.{output_format.lower()}"
     return output_path
+
+
+def save_output(download: Callable[[str], int], target: str, *, overwrite: bool = False) -> int:
+    """Save a video through ``download(path)`` to ``target``; return the byte count.
+
+    Locally the video is first downloaded to a hidden name in the target's folder, then put in
+    place: with ``overwrite`` by an atomic rename, otherwise by a hard link that fails if
+    ``target`` appeared meanwhile (a concurrent run, say), so an existing file is never
+    replaced. Object stores offer no such primitive: the existence check comes right before.
+
+    :raises SyncValidationError: when ``target`` exists and ``overwrite`` is false.
+    """
+    path = _path(target)
+    if not isinstance(path, Path):
+        if not overwrite and path.exists():
+            raise _exists_error(target)
+        return download(target)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    staging = path.parent / f".{path.name}.{uuid.uuid4().hex}.download"
+    try:
+        written = download(str(staging))
+        if overwrite:
+            os.replace(staging, path)
+        else:
+            _link_no_clobber(staging, path, target)
+    finally:
+        staging.unlink(missing_ok=True)
+    return written
+
+
+def _link_no_clobber(staging: Path, path: Path, target: str) -> None:
+    try:
+        os.link(staging, path)  # fails if anything, even a dangling symlink, has the name
+    except FileExistsError:
+        raise _exists_error(target) from None
+    except OSError:
+        # No hard links here (some network or FUSE file systems): reserve the name exclusively,
+        # then rename over our own empty placeholder.
+        try:
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+        except FileExistsError:
+            raise _exists_error(target) from None
+        os.replace(staging, path)
+
+
+def _exists_error(target: str) -> SyncValidationError:
+    return SyncValidationError(
+        f"output_path: {describe_source(target)!r} already exists and is not replaced; set "
+        "overwrite=True on the operator to replace it (the render itself is in the video_url XCom)"
+    )
 
 
 def save_stream(chunks: Iterator[bytes], target: str) -> int:

@@ -9,16 +9,19 @@ from __future__ import annotations
 
 import ast
 import json
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from itertools import pairwise
 from typing import Annotated, Any, Literal, get_args
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
-    StrictBool,
     ValidationError,
     field_validator,
     model_validator,
@@ -35,6 +38,24 @@ SYNC_MODES: tuple[str, ...] = get_args(SyncMode)
 EDIT_REGIONS: tuple[str, ...] = get_args(EditRegion)
 EMOTION_PROMPTS: tuple[str, ...] = get_args(EmotionPrompt)
 OUTPUT_FORMATS: tuple[str, ...] = get_args(OutputFormat)
+
+# Size caps. Runware publishes none; these are far above any real request, and keep a value
+# from a template (or a mistake) from building a request that fails only at Runware.
+#: Characters in an audio or speech ``id``, a voice provider name or voice id.
+MAX_ID_CHARS = 128
+#: Characters of one speech ``text``.
+MAX_TEXT_CHARS = 20_000
+#: Characters of a ``video``/``source`` that is a media UUID, URL or path (data URIs are not capped
+#: here: their size is bounded by what Runware accepts in one request).
+MAX_SOURCE_CHARS = 8_192
+#: Items in ``audio``, and in ``speech``.
+MAX_INPUTS = 100
+#: Items in ``segments``.
+MAX_SEGMENTS = 100
+#: Levels of nesting accepted in a structured parameter (``segments`` needs 3).
+MAX_NESTING = 16
+#: Upper bound of the timing parameters (``poll_interval``, ``timeout``, ``expected_render_time``).
+MAX_SECONDS = 30 * 24 * 3600.0
 
 _COMMON_SETTINGS = frozenset(
     {"syncMode", "temperature", "activeSpeakerDetection", "occlusionDetectionEnabled"}
@@ -125,31 +146,52 @@ class _WireModel(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True, str_strip_whitespace=True, frozen=True)
 
 
+def _no_bool(value: Any) -> Any:
+    # pydantic reads True as 1 for numbers; a boolean where a number belongs is a mistake.
+    if isinstance(value, bool):
+        raise ValueError(f"{value!r} is a boolean, not a number")
+    return value
+
+
+def _finite(value: float) -> float:
+    if not math.isfinite(value):
+        raise ValueError(f"{value!r} is not a finite number")
+    return value
+
+
+def _source(value: str) -> str:
+    if not value.lower().startswith("data:") and len(value) > MAX_SOURCE_CHARS:
+        raise ValueError(f"{len(value)} characters, more than the {MAX_SOURCE_CHARS} accepted")
+    return value
+
+
 NonEmptyStr = Annotated[str, Field(min_length=1)]
+Identifier = Annotated[str, Field(min_length=1, max_length=MAX_ID_CHARS)]
+Source = Annotated[str, Field(min_length=1), AfterValidator(_source)]
 # Whole seconds stay ints on the wire (a user's ``5`` is sent as ``5``, not ``5.0``).
-Seconds = Annotated[int | float, Field(ge=0)]
+Seconds = Annotated[int | float, BeforeValidator(_no_bool), Field(ge=0), AfterValidator(_finite)]
 
 
 class AudioInput(_WireModel):
     """An audio file for the dub: ``source`` is a Runware media UUID or a URL."""
 
-    id: NonEmptyStr
-    source: NonEmptyStr
+    id: Identifier
+    source: Source
 
 
 class SpeechProvider(_WireModel):
     """The text-to-speech voice Runware should use."""
 
-    name: NonEmptyStr
-    voice_id: NonEmptyStr = Field(alias="voiceId")
+    name: Identifier
+    voice_id: Identifier = Field(alias="voiceId")
 
 
 class SpeechInput(_WireModel):
     """Text that Runware turns into speech before lip-syncing."""
 
-    id: NonEmptyStr
+    id: Identifier
     provider: SpeechProvider
-    text: NonEmptyStr
+    text: Annotated[str, Field(min_length=1, max_length=MAX_TEXT_CHARS)]
 
 
 class Segment(_WireModel):
@@ -160,13 +202,6 @@ class Segment(_WireModel):
     ref: NonEmptyStr
     audio_start_time: Seconds | None = Field(default=None, alias="audioStartTime")
     audio_end_time: Seconds | None = Field(default=None, alias="audioEndTime")
-
-    @field_validator("start_time", "end_time", "audio_start_time", "audio_end_time", mode="before")
-    @classmethod
-    def _no_bools(cls, value: Any) -> Any:
-        if isinstance(value, bool):
-            raise ValueError(f"{value!r} is not a number of seconds")
-        return value
 
     @model_validator(mode="after")
     def _check_times(self) -> Segment:
@@ -194,10 +229,11 @@ class SyncSettings(_WireModel):
     """``providerSettings.sync``: how Sync lays the audio over the video."""
 
     sync_mode: SyncMode | None = Field(default=None, alias="syncMode")
-    temperature: float | None = Field(default=None, ge=0, le=1)
+    temperature: Annotated[float, BeforeValidator(_no_bool), Field(ge=0, le=1)] | None = None
     active_speaker_detection: bool | None = Field(default=None, alias="activeSpeakerDetection")
     occlusion_detection_enabled: bool | None = Field(default=None, alias="occlusionDetectionEnabled")
-    segments: list[Segment] | None = None
+    # Given, it must hold a segment: an empty list is refused by Runware, not "no segments".
+    segments: list[Segment] | None = Field(default=None, min_length=1, max_length=MAX_SEGMENTS)
     edit_region: EditRegion | None = Field(default=None, alias="editRegion")
     emotion_prompt: EmotionPrompt | None = Field(default=None, alias="emotionPrompt")
 
@@ -222,9 +258,9 @@ class SyncSettings(_WireModel):
 class VideoInputs(_WireModel):
     """``inputs``: the video to edit and the new audio, as files and/or speech."""
 
-    video: NonEmptyStr
-    audio: list[AudioInput] | None = None
-    speech: list[SpeechInput] | None = None
+    video: Source
+    audio: list[AudioInput] | None = Field(default=None, max_length=MAX_INPUTS)
+    speech: list[SpeechInput] | None = Field(default=None, max_length=MAX_INPUTS)
 
     @model_validator(mode="after")
     def _check_sources(self) -> VideoInputs:
@@ -260,9 +296,12 @@ class VideoInferenceTask(_WireModel):
     provider_settings: ProviderSettings | None = Field(default=None, alias="providerSettings")
     output_type: Literal["URL"] | None = Field(default=None, alias="outputType")
     output_format: OutputFormat | None = Field(default=None, alias="outputFormat")
-    output_quality: int | None = Field(default=None, alias="outputQuality", ge=20, le=99)
+    output_quality: Annotated[int, BeforeValidator(_no_bool)] | None = Field(
+        default=None, alias="outputQuality", ge=20, le=99
+    )
     delivery_method: Literal["async"] = Field(default="async", alias="deliveryMethod")
-    include_cost: StrictBool | None = Field(default=None, alias="includeCost")
+    # Lax on purpose: a template renders False as the string "False", which must mean False.
+    include_cost: bool | None = Field(default=None, alias="includeCost")
     webhook_url: str | None = Field(default=None, alias="webhookURL")
     upload_endpoint: str | None = Field(default=None, alias="uploadEndpoint")
 
@@ -295,8 +334,17 @@ class VideoInferenceTask(_WireModel):
         return self
 
     def to_payload(self) -> dict[str, Any]:
-        """The JSON object to send: camelCase keys, unset fields left out."""
-        return self.model_dump(by_alias=True, exclude_none=True, mode="json")
+        """The JSON object to send: camelCase keys, unset fields left out.
+
+        :raises SyncValidationError: if it would not serialise as strict JSON (checked here,
+            before any upload, rather than when the request is sent).
+        """
+        payload = self.model_dump(by_alias=True, exclude_none=True, mode="json")
+        try:
+            json.dumps(payload, allow_nan=False)
+        except (TypeError, ValueError) as exc:
+            raise SyncValidationError(f"request: cannot be sent as JSON ({exc})") from None
+        return payload
 
 
 # --------------------------------------------------------------------------------------------
@@ -304,21 +352,76 @@ class VideoInferenceTask(_WireModel):
 # --------------------------------------------------------------------------------------------
 
 
-def coerce_structure(value: Any) -> Any:
+def coerce_structure(value: Any, name: str = "value") -> Any:
     """Turn a rendered template string that holds a list or dict back into one.
 
     Jinja renders to strings unless the DAG sets ``render_template_as_native_obj``; users then
     get ``"[{'id': 'a', ...}]"`` where a list was meant. JSON and Python literals are accepted.
+
+    :param name: the parameter, for error messages.
+    :raises SyncValidationError: for structures nested deeper than :data:`MAX_NESTING` (a
+        template value must not be able to exhaust the parser's recursion).
     """
     if isinstance(value, str):
         text = value.strip()
         if text[:1] in "[{":
+            if _bracket_depth(text) > MAX_NESTING:
+                raise _too_deep(name)
             for parse in (json.loads, ast.literal_eval):
                 try:
                     return parse(text)
-                except (ValueError, SyntaxError):
+                except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
                     continue
+    check_nesting(value, name)
     return value
+
+
+def _bracket_depth(text: str) -> int:
+    """Deepest bracket nesting in ``text``, outside quoted strings (an upper bound is enough)."""
+    depth = deepest = 0
+    quote = ""
+    escaped = False
+    for char in text:
+        if quote:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == quote:
+                quote = ""
+        elif char in "\"'":
+            quote = char
+        elif char in "[{(":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in "]})":
+            depth -= 1
+    return deepest
+
+
+def check_nesting(value: Any, name: str = "value", limit: int = MAX_NESTING) -> None:
+    """Refuse lists and dicts nested deeper than ``limit``, without recursing.
+
+    :raises SyncValidationError: naming ``name``.
+    """
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, Mapping):
+            children: Any = item.values()
+        elif isinstance(item, (list, tuple)):
+            children = item
+        else:
+            continue
+        if depth >= limit:
+            raise _too_deep(name)
+        stack.extend((child, depth + 1) for child in children)
+
+
+def _too_deep(name: str) -> SyncValidationError:
+    return SyncValidationError(
+        f"{name}: nested more than {MAX_NESTING} levels deep; a list of objects needs 2 or 3"
+    )
 
 
 def _none_if_blank(value: Any) -> Any:
@@ -329,7 +432,7 @@ def _none_if_blank(value: Any) -> Any:
 
 def normalise_audio(audio: Any) -> Any:
     """Accept a list of ``{id, source}``, one dict, or one source string (id ``audio-1``)."""
-    audio = _none_if_blank(coerce_structure(audio))
+    audio = _none_if_blank(coerce_structure(audio, "audio"))
     if audio is None:
         return None
     if isinstance(audio, str):
@@ -346,7 +449,7 @@ def normalise_audio(audio: Any) -> Any:
 
 def normalise_speech(speech: Any) -> Any:
     """Accept a list of speech inputs or a single one; ``voice_id`` is accepted for ``voiceId``."""
-    speech = _none_if_blank(coerce_structure(speech))
+    speech = _none_if_blank(coerce_structure(speech, "speech"))
     if speech is None:
         return None
     items = [speech] if isinstance(speech, Mapping) else speech
@@ -373,7 +476,7 @@ _SEGMENT_KEYS = {
 
 def normalise_segments(segments: Any) -> Any:
     """Accept segment dicts with either the API's camelCase or snake_case keys."""
-    segments = _none_if_blank(coerce_structure(segments))
+    segments = _none_if_blank(coerce_structure(segments, "segments"))
     if segments is None or not isinstance(segments, Sequence) or isinstance(segments, str):
         return segments
     return [
@@ -402,15 +505,69 @@ def format_validation_error(exc: ValidationError) -> list[str]:
         message = err["msg"].removeprefix("Value error, ")
         if err["type"] in ("literal_error", "enum"):
             expected = err.get("ctx", {}).get("expected", "")
-            message = f"{err['input']!r} is not allowed; allowed values: {expected}"
+            message = f"{short_repr(err['input'])} is not allowed; allowed values: {expected}"
         elif err["type"] == "extra_forbidden":
             message = "unknown field"
         elif "input" in err and err["type"] not in ("value_error", "missing", "assertion_error"):
-            message = f"{err['input']!r}: {message}"
+            message = f"{short_repr(err['input'])}: {message}"
         # Model-level checks already name their fields; pydantic gives them the parent's location.
         named = err["type"] == "value_error" and " (" in message.split(":")[0]
         lines.append(message if named or not err["loc"] else f"{where}: {message}")
     return lines
+
+
+def short_repr(value: Any, limit: int = 200) -> str:
+    """``repr(value)`` cut to ``limit`` characters, for error messages about user values."""
+    try:
+        text = repr(value)
+    except RecursionError:  # a native value nested past the interpreter's limit
+        return "<nested too deeply>"
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
+
+
+_TRUE = frozenset({"true", "yes", "on", "1"})
+_FALSE = frozenset({"false", "no", "off", "0"})
+
+
+def parse_flag(value: Any, name: str) -> bool:
+    """A yes/no parameter that may be a template: ``"False"`` (as Jinja renders it) means False.
+
+    :raises SyncValidationError: for anything but a boolean or true/false, yes/no, on/off, 1/0.
+    """
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    text = str(value).strip().lower() if isinstance(value, str) else None
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise SyncValidationError(f"{name}: {short_repr(value)} is not true or false")
+
+
+def parse_seconds(value: Any, name: str, maximum: float = MAX_SECONDS) -> float:
+    """A duration parameter as seconds: a number, a numeric string or a ``timedelta``.
+
+    :raises SyncValidationError: unless it is finite, greater than 0 and at most ``maximum``
+        (whatever its type: ``timedelta(0)``, ``"nan"``, ``"-5"`` and ``True`` are refused).
+    """
+    if isinstance(value, bool):
+        raise SyncValidationError(f"{name}: {value!r} is a boolean, not a number of seconds")
+    if isinstance(value, timedelta):
+        seconds = value.total_seconds()
+    else:
+        try:
+            seconds = float(value.strip() if isinstance(value, str) else value)
+        except (TypeError, ValueError, OverflowError):
+            raise SyncValidationError(f"{name}: {short_repr(value)} is not a number of seconds") from None
+    if not math.isfinite(seconds):
+        raise SyncValidationError(f"{name}: {short_repr(value)} is not a finite number of seconds")
+    if seconds <= 0:
+        raise SyncValidationError(f"{name}: {short_repr(value)} must be greater than 0 seconds")
+    if seconds > maximum:
+        raise SyncValidationError(f"{name}: {short_repr(value)} exceeds the maximum of {maximum:g} seconds")
+    return seconds
 
 
 def build_video_inference(
@@ -441,6 +598,7 @@ def build_video_inference(
     :raises SyncValidationError: listing every problem, each naming its field.
     """
     spec = resolve_model(model, allowed_models)
+    check_nesting(video, "video")
     sync = {
         "syncMode": _none_if_blank(sync_mode),
         "temperature": _none_if_blank(temperature),
@@ -491,6 +649,10 @@ __all__ = [
     "VideoInferenceTask",
     "VideoInputs",
     "build_video_inference",
+    "check_nesting",
     "coerce_structure",
+    "parse_flag",
+    "parse_seconds",
     "resolve_model",
+    "short_repr",
 ]

@@ -40,6 +40,9 @@ def main() -> int:
     home = WORK / "airflow"
     shutil.rmtree(home, ignore_errors=True)
     env = sandbox_env(home, DAG_FILE.parent)
+    # The run's conf names local files (the samples in, the video out). Paths from a run's conf
+    # are only read or written under folders the deployment allows; this demo is the deployment.
+    env["AIRFLOW__SYNC__ALLOWED_MEDIA_ROOTS"] = f"{WORK / 'samples'},{WORK / 'output'}"
     # Airflow reads its configuration at first import: set it before anything imports airflow.
     os.environ.update(env)
 

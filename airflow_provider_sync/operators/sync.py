@@ -20,7 +20,15 @@ from airflow_provider_sync.exceptions import (
     SyncValidationError,
 )
 from airflow_provider_sync.links import VIDEO_URL_XCOM_KEY, SyncOutputVideoLink
-from airflow_provider_sync.models import build_video_inference, coerce_structure, resolve_model
+from airflow_provider_sync.media import describe_source
+from airflow_provider_sync.models import (
+    build_video_inference,
+    coerce_structure,
+    parse_flag,
+    parse_seconds,
+    resolve_model,
+)
+from airflow_provider_sync.paths import MediaRoots, TemplatedPaths
 from airflow_provider_sync.polling import (
     PollSchedule,
     estimate_render_time,
@@ -67,15 +75,50 @@ def _is_unresolved(value: Any) -> bool:
 
 
 def _seconds(value: Any, name: str) -> float:
-    if isinstance(value, timedelta):
-        return value.total_seconds()
-    try:
-        seconds = float(value)
-    except (TypeError, ValueError):
-        raise SyncValidationError(f"{name}: {value!r} is not a number of seconds") from None
-    if seconds <= 0:
-        raise SyncValidationError(f"{name}: {value!r} must be greater than 0 seconds")
-    return seconds
+    # Finite, > 0 and bounded whatever the type: timedelta(0), "nan" or -5 would fail later.
+    return parse_seconds(value, name)
+
+
+#: Parameters that widen what a task may do on the worker's disk: never taken from expand().
+_TRUSTED_ONLY = ("allowed_media_roots", "overwrite")
+
+
+def _mapped_partial_kwargs(op: BaseOperator) -> Mapping[str, Any] | None:
+    """For a task unmapped from ``partial(...).expand(...)``: the literal ``partial`` arguments.
+
+    ``None`` for an ordinary task. The expanded arguments are run-time values (often built
+    from ``dag_run.conf`` upstream); only ``partial`` ones are written in the DAG file.
+    """
+    if not getattr(op, "_BaseOperator__from_mapped", False):
+        return None
+    dag = getattr(op, "_dag", None)
+    mapped = dag.task_dict.get(op.task_id) if dag is not None else None
+    partial = getattr(mapped, "partial_kwargs", None)
+    return partial if isinstance(partial, Mapping) else {}
+
+
+def _path_origins(op: SyncBaseOperator, partial: Mapping[str, Any] | None) -> TemplatedPaths:
+    """Which of ``video``, ``audio`` and ``output_path`` hold run-time values (checked at init)."""
+
+    def expanded(name: str) -> bool:
+        # expand() may not repeat a partial() argument, so an equal value came from partial().
+        return partial is not None and (name not in partial or partial[name] != getattr(op, name))
+
+    audio: bool | tuple[bool, ...]
+    if expanded("audio"):
+        audio = True
+    elif isinstance(op.audio, (list, tuple)):
+        # Per item, so a literal file next to a templated one stays trusted.
+        audio = tuple(
+            _is_unresolved(item.get("source") if isinstance(item, Mapping) else item) for item in op.audio
+        )
+    else:
+        audio = _is_unresolved(op.audio)
+    return TemplatedPaths(
+        video=expanded("video") or _is_unresolved(op.video),
+        audio=audio,
+        output_path=expanded("output_path") or _is_unresolved(op.output_path),
+    )
 
 
 def default_deferrable() -> bool:
@@ -105,6 +148,8 @@ class SyncBaseOperator(BaseOperator):
         "poll_interval",
         "timeout",
         "expected_render_time",
+        "idempotency_key",
+        "force_new_job",
     )
     template_fields_renderers: ClassVar[dict[str, str]] = {
         "audio": "json",
@@ -136,6 +181,10 @@ class SyncBaseOperator(BaseOperator):
         poll_interval: float | str = 10.0,
         timeout: float | timedelta | str = timedelta(hours=1),
         expected_render_time: float | timedelta | str | None = None,
+        idempotency_key: str | None = None,
+        force_new_job: bool | str = False,
+        overwrite: bool = False,
+        allowed_media_roots: Sequence[str] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -160,6 +209,22 @@ class SyncBaseOperator(BaseOperator):
         self.poll_interval = poll_interval
         self.timeout = timeout
         self.expected_render_time = expected_render_time
+        self.idempotency_key = idempotency_key
+        self.force_new_job = force_new_job
+        self.overwrite = overwrite
+        self.allowed_media_roots = allowed_media_roots
+        partial = _mapped_partial_kwargs(self)
+        for name in _TRUSTED_ONLY:
+            value = getattr(self, name)
+            if partial is not None and value not in (None, False) and partial.get(name) != value:
+                raise SyncValidationError(
+                    f"{name}: give it in partial(), not in expand(): a run-time value may not widen "
+                    "what the task may read or write"
+                )
+        if not isinstance(overwrite, bool):
+            raise SyncValidationError(f"overwrite: {overwrite!r} is not True or False (it is not templated)")
+        # Decided now, before templates are rendered: afterwards every value looks literal.
+        self._path_origins = _path_origins(self, partial)
         self._check_parse_time()
 
     # ------------------------------------------------------------------ request
@@ -175,6 +240,13 @@ class SyncBaseOperator(BaseOperator):
             value = getattr(self, name)
             if value not in (None, "") and not _is_unresolved(value):
                 _seconds(value, name)
+        if not _is_unresolved(self.force_new_job):
+            parse_flag(self.force_new_job, "force_new_job")
+        if not _is_unresolved(self.idempotency_key):
+            from airflow_provider_sync.idempotency import idempotency_fingerprint
+
+            idempotency_fingerprint(self.idempotency_key)
+        MediaRoots.parse(self.allowed_media_roots or (), "allowed_media_roots")
         if not unresolved:
             self._build(params)
             return
@@ -206,31 +278,84 @@ class SyncBaseOperator(BaseOperator):
             self._hook = RunwareHook(self.runware_conn_id)
         return self._hook
 
+    def _close_hook(self) -> None:
+        hook: RunwareHook | None = getattr(self, "_hook", None)
+        if hook is not None:
+            hook.close()
+            del self._hook  # the next use makes a fresh hook (and fresh clients)
+
+    def _media_roots(self) -> MediaRoots:
+        """Where run-time paths may point: ``[sync] allowed_media_roots`` plus ours."""
+        return MediaRoots.configured(self.allowed_media_roots or ())
+
+    def _output_location(self, roots: MediaRoots, output_format: str, task_uuid: str | None = None) -> str:
+        """Where the video may be saved (checked); the folder itself while ``task_uuid`` is unknown."""
+        from airflow_provider_sync.media import output_target
+        from airflow_provider_sync.paths import check_target
+
+        path = str(self.output_path).strip()
+        if task_uuid is not None:
+            path = output_target(path, task_uuid, output_format)
+        return check_target(
+            path,
+            "output_path",
+            roots,
+            from_template=self._path_origins.output_path,
+            output_format=output_format,
+            overwrite=self.overwrite,
+        )
+
     def execute(self, context: Context) -> dict[str, Any]:
         """Validate, submit (or re-attach to) the job, then defer or poll until it ends."""
-        from airflow_provider_sync.idempotency import JobKey, request_fingerprint, submit_or_attach
+        try:
+            return self._submit_and_wait(context)
+        finally:
+            self._close_hook()  # also when deferring: TaskDeferred passes through here
+
+    def _submit_and_wait(self, context: Context) -> dict[str, Any]:
+        from airflow_provider_sync.idempotency import (
+            JobKey,
+            idempotency_fingerprint,
+            request_fingerprint,
+            submit_or_attach,
+        )
         from airflow_provider_sync.media import find_local_media
 
         # Airflow evaluates extra links whenever the task stops, deferral included: an empty
         # value until the video exists keeps that lookup from logging "XCom not found".
         context["ti"].xcom_push(key=VIDEO_URL_XCOM_KEY, value="")
 
+        # Everything is checked before the first request, uploads included: values from
+        # templates fail here as literal ones failed when the DAG was parsed.
         request = self.build_request()
         poll_interval = _seconds(self.poll_interval, "poll_interval")
         timeout = _seconds(self.timeout, "timeout")
-        uploads = find_local_media(request)  # checks files before any request is sent
+        expected = (
+            _seconds(self.expected_render_time, "expected_render_time")
+            if self.expected_render_time not in (None, "")
+            else estimate_render_time(request)
+        )
+        force_new_job = parse_flag(self.force_new_job, "force_new_job")
+        own_key = idempotency_fingerprint(self.idempotency_key)
+        roots = self._media_roots()
+        if _has_output_path(self.output_path):
+            self._output_location(roots, str(request.get("outputFormat") or "MP4"))
+        uploads = find_local_media(request, roots, self._path_origins)  # also hashes the files
         ti = context["ti"]
         key = JobKey(
             dag_id=ti.dag_id,
             run_id=ti.run_id,
             task_id=ti.task_id,
             map_index=ti.map_index if ti.map_index is not None else -1,
-            fingerprint=request_fingerprint(request, [m.version for m in uploads]),
+            fingerprint=own_key or request_fingerprint(request, [m.version for m in uploads]),
+            # A new try number means new UUIDs; a lost answer retried within this try still
+            # finds its job, since the try number does not change within it.
+            attempt=int(getattr(ti, "try_number", 0) or 0) if force_new_job else None,
         )
         self.log.info(
             "Request for %s: video=%s, %s",
             request["model"],
-            request["inputs"]["video"],
+            describe_source(request["inputs"]["video"]),
             _describe_inputs(request),
         )
         attachment = submit_or_attach(
@@ -251,11 +376,6 @@ class SyncBaseOperator(BaseOperator):
             event = JobWatch(task_uuid, deadline=deadline, started=started).on_state(attachment.state)
             assert event is not None
             return self._finish(event, request["model"], context)
-        expected = (
-            _seconds(self.expected_render_time, "expected_render_time")
-            if self.expected_render_time not in (None, "")
-            else estimate_render_time(request)
-        )
         first_delay, ramp = first_poll_delay(poll_interval, expected)
         if attachment.submitted is False:
             first_delay, ramp = min(first_delay, poll_interval), False  # it has been running a while
@@ -289,10 +409,11 @@ class SyncBaseOperator(BaseOperator):
             if media.source in uploaded:
                 continue
             mib = media.size / 2**20
-            self.log.info("Uploading %s %s (%.1f MiB) to Runware", media.field, media.source, mib)
+            shown = describe_source(media.source)
+            self.log.info("Uploading %s %s (%.1f MiB) to Runware", media.field, shown, mib)
             ack = self.hook.upload_media(media)
             uploaded[media.source] = str(ack["mediaUUID"])
-            self.log.info("Uploaded %s as media %s", media.source, ack["mediaUUID"])
+            self.log.info("Uploaded %s as media %s", shown, ack["mediaUUID"])
         return replace_sources(task, uploaded)
 
     def _poll_in_worker(self, task_uuid: str, schedule: PollSchedule, deadline: float) -> dict[str, Any]:
@@ -320,7 +441,10 @@ class SyncBaseOperator(BaseOperator):
         self, context: Context, event: dict[str, Any], model: str | None = None
     ) -> dict[str, Any]:
         """Resume after the trigger fired: return the result or raise the job's error."""
-        return self._finish(event, model or resolve_model(str(self.model)).air_id, context)
+        try:
+            return self._finish(event, model or resolve_model(str(self.model)).air_id, context)
+        finally:
+            self._close_hook()
 
     def _finish(self, event: dict[str, Any], model: str, context: Context) -> dict[str, Any]:
         status = event.get("status")
@@ -346,10 +470,10 @@ class SyncBaseOperator(BaseOperator):
                 task_uuid,
                 format_duration(float(event.get("elapsed") or 0)),
                 cost,
-                result["video_url"],
+                describe_source(str(result["video_url"])),
             )
             context["ti"].xcom_push(key=VIDEO_URL_XCOM_KEY, value=result["video_url"])
-            if self.output_path and str(self.output_path).strip() not in ("", "None"):
+            if _has_output_path(self.output_path):
                 result.update(self._save_output(result))
             if self.output_asset is not None:
                 keys = ("task_uuid", "model", "video_url", "output_path", "cost")
@@ -370,18 +494,20 @@ class SyncBaseOperator(BaseOperator):
         )
 
     def _save_output(self, result: dict[str, Any]) -> dict[str, Any]:
-        from airflow_provider_sync.media import output_target
+        from airflow_provider_sync.media import save_output
 
         if not result.get("video_url"):
             raise RunwareJobError(
                 "Runware reported success without a videoURL", task_uuid=result["task_uuid"]
             )
-        target = output_target(str(self.output_path), result["task_uuid"], result["output_format"])
+        # Checked again: the file may have appeared while the job rendered.
+        target = self._output_location(self._media_roots(), result["output_format"], result["task_uuid"])
         started = time.monotonic()
-        size = self.hook.download(result["video_url"], target)
+        url = str(result["video_url"])
+        size = save_output(lambda path: self.hook.download(url, path), target, overwrite=self.overwrite)
         self.log.info(
             "Saved the video to %s (%.1f MiB in %s)",
-            target,
+            describe_source(target),
             size / 2**20,
             format_duration(time.monotonic() - started),
         )
@@ -397,9 +523,14 @@ class SyncBaseOperator(BaseOperator):
         )
 
 
+def _has_output_path(value: Any) -> bool:
+    # A template rendering an unset param gives "" or "None": no output wanted.
+    return bool(value) and str(value).strip() not in ("", "None")
+
+
 def _describe_inputs(request: dict[str, Any]) -> str:
     inputs = request["inputs"]
-    parts = [f"audio {a['id']}={a['source']}" for a in inputs.get("audio", [])]
+    parts = [f"audio {a['id']}={describe_source(a['source'])}" for a in inputs.get("audio", [])]
     parts += [
         f"speech {s['id']} ({len(s['text'])} chars, voice {s['provider']['voiceId']})"
         for s in inputs.get("speech", [])
@@ -465,6 +596,7 @@ class SyncLipsyncOperator(SyncBaseOperator):
     :param include_cost: ask Runware to report the job's cost (USD).
     :param output_path: save the finished video here: a local path or an object-storage URL
         (``s3://bucket/key.mp4``); ending in ``/`` means "this folder, named after the job".
+        The name must end in the output format's suffix (``.mp4``, ``.webm``, ``.mov``).
         Recorded as ``output_path`` in the result.
     :param output_asset: an :class:`~airflow.sdk.Asset` (or its URI) added to ``outlets``; each
         successful render emits an event on it whose ``extra`` holds the task UUID, video URL,
@@ -479,6 +611,18 @@ class SyncLipsyncOperator(SyncBaseOperator):
         ``timedelta``). The first poll then waits 60% of it and polling backs off from a
         quarter of ``poll_interval`` to ``poll_interval``. Estimated from the text for
         speech-only requests; otherwise polls start after ``poll_interval``.
+    :param idempotency_key: your own identity for the job (templated). When set it replaces
+        the request's fingerprint in the job's identity: reruns of this task instance with
+        the same key re-attach to one job whatever else changed, and a new key renders anew.
+    :param force_new_job: render afresh even if this task instance already has a job: the
+        try number becomes part of the job's identity, so each try (a cleared task, an Airflow
+        retry) submits a new, paid job, while a lost answer within one try still re-attaches.
+    :param overwrite: replace an existing file at ``output_path`` (default: fail before
+        submitting anything). Not templated.
+    :param allowed_media_roots: local folders and object-storage prefixes that ``video``,
+        ``audio`` and ``output_path`` may name when their value comes from a template, XCom
+        or ``expand()``, in addition to ``[sync] allowed_media_roots``. Literal paths in the
+        DAG file are not restricted. Not templated (a run's conf must not widen it).
     """
 
     allowed_models = ("sync:lipsync-2@1", "sync:lipsync-2-pro@1")

@@ -16,8 +16,10 @@ pytestmark = pytest.mark.integration
 
 
 def test_local_files_are_uploaded_and_the_rendered_video_is_saved(
-    emulator: EmulatorServer, run_dag: RunDag, tmp_path: Path
+    emulator: EmulatorServer, run_dag: RunDag, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # Paths from the run's conf are read and written only under roots the deployment allows.
+    monkeypatch.setenv("AIRFLOW__SYNC__ALLOWED_MEDIA_ROOTS", str(tmp_path))
     emulator.admin.configure(output="render")
     samples = ensure_samples(tmp_path / "samples")
     out = tmp_path / "renders" / "take-1.mp4"
@@ -56,8 +58,9 @@ def test_local_files_are_uploaded_and_the_rendered_video_is_saved(
 
 
 def test_a_missing_or_wrong_local_file_fails_before_any_request(
-    emulator: EmulatorServer, run_dag: RunDag, tmp_path: Path
+    emulator: EmulatorServer, run_dag: RunDag, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setenv("AIRFLOW__SYNC__ALLOWED_MEDIA_ROOTS", str(tmp_path))
     (tmp_path / "notes.txt").write_text("not audio")
     result = run_dag("example_sync_lipsync.py", {"audio": str(tmp_path / "notes.txt")})
     assert result.state == "failed"
@@ -94,7 +97,10 @@ def test_fan_out_over_clips_with_dynamic_task_mapping(
     tmp_path: Path,
     trigger_runs: list[str],
     deferrable: bool,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    # The output folder comes from the run's conf: the deployment allows it.
+    monkeypatch.setenv("AIRFLOW__SYNC__ALLOWED_MEDIA_ROOTS", str(tmp_path))
     clips = [
         {
             "name": f"ep{n}",
