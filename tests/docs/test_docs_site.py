@@ -9,12 +9,14 @@ line, reST markup or a missing region fails here.
 from __future__ import annotations
 
 import html
+import importlib.util
 import os
 import re
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -191,3 +193,39 @@ def test_links_go_only_to_known_hosts(site: Path) -> None:
         for url in re.findall(r'(?:href|src)="(https?://[^"]+)"', page.read_text(encoding="utf-8")):
             hosts.add(url.split("/")[2])
     assert hosts <= KNOWN_HOSTS, f"links to unchecked hosts: {sorted(hosts - KNOWN_HOSTS)}"
+
+
+def _griffe_rst() -> Any:
+    spec = importlib.util.spec_from_file_location("griffe_rst", DOCS / "_ext" / "griffe_rst.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize(
+    ("rst", "markdown"),
+    [
+        ("an :class:`~airflow.sdk.Asset` or URI", "an `Asset` or URI"),
+        ("see :mod:`airflow_provider_sync.triggers.poller`", "see `airflow_provider_sync.triggers.poller`"),
+        ("Async :meth:`run_tasks`.", "Async `run_tasks()`."),
+        ("after :data:`MAX_GENERATIONS` jobs", "after `MAX_GENERATIONS` jobs"),
+        (":class:`the hook <RunwareHook>`", "`the hook`"),
+        (":param video: the video", ":param video: the video"),
+        ("``literal`` stays", "``literal`` stays"),
+    ],
+)
+def test_the_api_pages_extension_writes_rest_roles_as_code(rst: str, markdown: str) -> None:
+    assert _griffe_rst().rst_to_markdown(rst) == markdown
+
+
+def test_the_api_pages_extension_fences_literal_blocks() -> None:
+    rst = (
+        "Trigger it, e.g.::\n\n    airflow dags trigger x\n        --conf '{}'\n\n"
+        "Then wait ::\n\n    a\n\nDone."
+    )
+    assert _griffe_rst().rst_to_markdown(rst) == (
+        "Trigger it, e.g.:\n\n```text\nairflow dags trigger x\n    --conf '{}'\n```\n\n"
+        "Then wait\n\n```text\na\n```\n\nDone."
+    )
