@@ -10,7 +10,9 @@ slot. Trigger it with, for example::
          "sync_mode": "loop"}],
         "output_dir": "s3://renders/ep1/"}'
 
-A last task adds up what the batch cost.
+The output folder comes from the conf, so it must lie under an allowed media root: this DAG
+allows ``s3://renders/`` itself (``allowed_media_roots``), a deployment can allow more with
+``[sync] allowed_media_roots``. A last task adds up what the batch cost.
 """
 
 from __future__ import annotations
@@ -52,7 +54,9 @@ with DAG(
     params={
         "clips": Param(DEFAULT_CLIPS, type="array", description="[{name, video, audio, sync_mode?}]"),
         "model": Param("lipsync-2", enum=["lipsync-2", "lipsync-2-pro"]),
-        "output_dir": Param("", type="string", description="Folder or bucket prefix ending in /"),
+        "output_dir": Param(
+            None, type=["null", "string"], description="Folder or bucket prefix ending in / (optional)"
+        ),
         "poll_interval": Param(10, type="number", minimum=0.1),
     },
 ) as dag:
@@ -78,6 +82,8 @@ with DAG(
         model="{{ params.model }}",
         poll_interval="{{ params.poll_interval }}",
         map_index_template="{{ task.audio[0]['id'] }}",
+        # Expanded arguments are run-time values: their paths may only name these roots.
+        allowed_media_roots=["s3://renders/"],
     ).expand_kwargs(plan())
     # --8<-- [end:howto_operator_sync_fanout]
 

@@ -7,6 +7,11 @@ Every setting is a DAG param, so a run can override it from ``dag_run.conf``, e.
 
 The defaults are the media UUIDs from Runware's documentation; the local emulator answers
 them with its generated sample clips.
+
+A run may also name files on the worker or in object storage (uploaded first) and an
+``output_path``. Whoever triggers the DAG chooses them, so they must lie under a folder the
+deployment allows in ``[sync] allowed_media_roots`` (``make demo`` allows its own
+``.demo/samples`` and ``.demo/output``); an existing file is not replaced.
 """
 
 from __future__ import annotations
@@ -25,13 +30,26 @@ with DAG(
     catchup=False,
     tags=["example", "sync", "runware"],
     params={
-        "video": Param("c64351d5-4c59-42f7-95e1-eace013eddab", type="string", description="UUID or URL"),
-        "audio": Param("b4c57832-2075-492b-bf89-9b5e3ac02503", type="string", description="UUID or URL"),
+        "video": Param(
+            "c64351d5-4c59-42f7-95e1-eace013eddab",
+            type="string",
+            description="UUID, URL, or a file under [sync] allowed_media_roots",
+        ),
+        "audio": Param(
+            "b4c57832-2075-492b-bf89-9b5e3ac02503",
+            type="string",
+            description="UUID, URL, or a file under [sync] allowed_media_roots",
+        ),
         "sync_mode": Param("bounce", enum=["bounce", "loop", "cut_off", "silence", "remap"]),
         "temperature": Param(0.5, type="number", minimum=0, maximum=1),
         "output_format": Param("MP4", enum=["MP4", "WEBM", "MOV"]),
         "poll_interval": Param(10, type="number", minimum=0.1),
-        "output_path": Param("", type="string", description="Where to save the video (empty: don't)"),
+        # Optional: "null" in the type lets the trigger form leave it empty.
+        "output_path": Param(
+            None,
+            type=["null", "string"],
+            description="A new .mp4/.webm/.mov under [sync] allowed_media_roots (empty: don't save)",
+        ),
     },
 ) as dag:
     # --8<-- [start:howto_operator_sync_lipsync]

@@ -28,9 +28,10 @@ with DAG(
         "script": Param("This is a dramatic performance with natural head movements.", type="string"),
         "voice_id": Param("21m00Tcm4TlvDq8ikWAM", type="string"),
         "emotion": Param(
-            "",
-            enum=["", "happy", "sad", "angry", "disgusted", "surprised", "neutral"],
-            description="empty: guess",
+            None,
+            type=["null", "string"],
+            enum=[None, "happy", "sad", "angry", "disgusted", "surprised", "neutral"],
+            description="empty: guessed from the script",
         ),
         "edit_region": Param("head", enum=["lips", "face", "head"]),
         "poll_interval": Param(10, type="number", minimum=0.1),

@@ -27,6 +27,14 @@ def airflow(*args: str, env: dict[str, str] | None = None) -> subprocess.Complet
 def test_airflow_lists_the_provider_its_hook_and_link(airflow_home: Path) -> None:
     providers = json.loads(airflow("providers", "list", "-o", "json").stdout)
     assert any(p["package_name"] == "airflow-provider-sync" for p in providers)
+    from airflow.providers_manager import ProvidersManager
+
+    info = ProvidersManager().providers["airflow-provider-sync"].data
+    # The UI's Providers page links here; without it, to an Airflow page that does not exist.
+    assert info["documentation-url"].startswith("https://")
+    assert "airflow.apache.org" not in info["documentation-url"]
+    # The deployment-wide switch for installations without a triggerer is a declared option.
+    assert "default_deferrable" in airflow("config", "list", "--section", "sync").stdout
     hooks = json.loads(airflow("providers", "hooks", "-o", "json").stdout)
     runware = [h for h in hooks if h["connection_type"] == "runware"]
     assert runware

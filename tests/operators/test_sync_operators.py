@@ -286,7 +286,10 @@ async def test_a_cancelled_trigger_says_the_job_goes_on(
             pass
 
     task = asyncio.ensure_future(consume())
-    await asyncio.sleep(0.1)
+    for _ in range(500):  # until it has polled twice, however busy the machine is
+        if len(fake_runware.tasks) >= 2:
+            break
+        await asyncio.sleep(0.01)
     with caplog.at_level("WARNING"):
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
@@ -295,3 +298,27 @@ async def test_a_cancelled_trigger_says_the_job_goes_on(
     assert f"Stopped waiting for Runware task {trigger.task_uuid}" in text
     assert "no cancellation" in text
     assert len(fake_runware.tasks) >= 2  # it was polling
+
+
+async def test_a_trigger_closed_after_its_job_ended_does_not_say_the_job_goes_on(
+    fake_runware: FakeRunware, caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import asyncio
+
+    trigger = RunwareTaskTrigger(task_uuid="11111111-2222-4333-8444-666666666666", poll_interval=0.01)
+    fake_runware.jobs[trigger.task_uuid] = [{"status": "processing"}, SUCCESS]
+    with caplog.at_level("INFO"):
+        gen = trigger.run()
+        event = await gen.__anext__()
+        # The triggerer cancels a trigger once its event is stored: the job is over by then.
+        task = asyncio.ensure_future(gen.__anext__())
+        await asyncio.sleep(0)
+        task.cancel()
+        with pytest.raises((asyncio.CancelledError, StopAsyncIteration)):
+            await task
+        await gen.aclose()
+    text = logged(caplog, capsys)
+    assert event.payload["status"] == "success"
+    assert "Stopped waiting" not in text
+    assert "continues and is billed" not in text
+    assert f"Runware task {trigger.task_uuid} ended: success" in text

@@ -13,8 +13,8 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
-from airflow.sdk.exceptions import AirflowFailException
 
+from airflow_provider_sync._compat import AirflowFailException
 from airflow_provider_sync.emulator import EmulatorServer
 from airflow_provider_sync.exceptions import RunwareError
 
@@ -25,11 +25,13 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(900
 
 #: Request-level faults; together about 20% of requests.
 REQUEST_FAULTS = [
-    {"kind": "status", "status": 503, "rate": 0.04},
+    {"kind": "status", "status": 503, "rate": 0.03},
     {"kind": "status", "status": 502, "rate": 0.03},
     {"kind": "rate_limit", "retry_after": 0.1, "rate": 0.04},
     {"kind": "reset", "rate": 0.03},
-    {"kind": "lost_response", "rate": 0.03},
+    {"kind": "lost_response", "rate": 0.02},
+    {"kind": "lost_after_accept", "rate": 0.02},
+    {"kind": "status", "status": 408, "rate": 0.01},
     {"kind": "malformed", "rate": 0.03},
     {"kind": "slow", "delay": 1.2, "rate": 0.01},
 ]
