@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from airflow_provider_sync.exceptions import RunwareError, RunwareTransientError
+from airflow_provider_sync.payloads import ErrorDetails, ErrorEvent, JobEvent, TimeoutEvent, error_class_name
 from airflow_provider_sync.protocol import TaskState
 
 #: How long ``getResponse`` may say "task not found" for a job we know we submitted, before
@@ -122,7 +123,7 @@ class JobWatch:
             return None
         return self.deadline - (now if now is not None else time.time())
 
-    def check_deadline(self, now: float | None = None) -> dict[str, Any] | None:
+    def check_deadline(self, now: float | None = None) -> TimeoutEvent | None:
         """The timeout event once the deadline has passed."""
         now = now if now is not None else time.time()
         left = self.seconds_left(now)
@@ -140,7 +141,7 @@ class JobWatch:
             ),
         }
 
-    def on_state(self, state: TaskState, now: float | None = None) -> dict[str, Any] | None:
+    def on_state(self, state: TaskState, now: float | None = None) -> JobEvent | None:
         """Read one poll's answer; return the final event, or ``None`` to poll again."""
         now = now if now is not None else time.time()
         self.polls += 1
@@ -176,7 +177,7 @@ class JobWatch:
         self._not_found_since = None
         return None
 
-    def on_failure(self, exc: Exception, now: float | None = None) -> dict[str, Any] | None:
+    def on_failure(self, exc: Exception, now: float | None = None) -> JobEvent | None:
         """Read a poll that raised: transient faults keep the wait going, others end it."""
         now = now if now is not None else time.time()
         if isinstance(exc, RunwareTransientError):
@@ -188,12 +189,18 @@ class JobWatch:
             return self.error_event(exc, now)
         raise exc
 
-    def error_event(self, error: RunwareError | None, now: float | None = None) -> dict[str, Any]:
+    def error_event(self, error: RunwareError | None, now: float | None = None) -> ErrorEvent:
         """The event for a job (or request) that failed."""
         now = now if now is not None else time.time()
-        details = error.to_dict() if error else {"code": None, "message": "unknown error"}
-        details["task_uuid"] = details.get("task_uuid") or self.task_uuid
-        details["error_class"] = type(error).__name__ if error else "RunwareJobError"
+        details: ErrorDetails = {
+            "code": error.code if error else None,
+            "message": error.message if error else "unknown error",
+            "parameter": error.parameter if error else None,
+            "task_uuid": (error.task_uuid if error else None) or self.task_uuid,
+            "task_type": error.task_type if error else None,
+            "status_code": error.status_code if error else None,
+            "error_class": error_class_name(error),
+        }
         return {
             "status": "error",
             "task_uuid": self.task_uuid,
@@ -220,14 +227,14 @@ class JobWatch:
             f"{format_duration(self.elapsed(now))} elapsed, {self.polls} polls"
         )
 
-    def final_line(self, event: dict[str, Any]) -> str:
+    def final_line(self, event: JobEvent) -> str:
         """One line saying how the wait ended, for the trigger's own log."""
-        status = event.get("status")
+        status = event["status"]
         detail = ""
-        if status == "error":
-            error = event.get("error") or {}
-            detail = f" ({error.get('code') or 'no code'}: {error.get('message')})"
+        if event["status"] == "error":
+            error = event["error"]
+            detail = f" ({error['code'] or 'no code'}: {error['message']})"
         return (
             f"Runware task {self.task_uuid} ended: {status}{detail} after "
-            f"{format_duration(float(event.get('elapsed') or self.elapsed()))}, {self.polls} polls"
+            f"{format_duration(event['elapsed'])}, {self.polls} polls"
         )

@@ -5,16 +5,14 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping, Sequence
 from datetime import timedelta
+from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.sdk import Asset, BaseOperator
 
 from airflow_provider_sync._compat import conf
 from airflow_provider_sync.exceptions import (
-    RunwareAPIError,
-    RunwareAuthError,
     RunwareError,
-    RunwareInsufficientCreditsError,
     RunwareJobError,
     RunwareTimeoutError,
     SyncValidationError,
@@ -29,6 +27,7 @@ from airflow_provider_sync.models import (
     resolve_model,
 )
 from airflow_provider_sync.paths import MediaRoots, TemplatedPaths
+from airflow_provider_sync.payloads import JobEvent, SyncResult, error_class
 from airflow_provider_sync.polling import (
     PollSchedule,
     estimate_render_time,
@@ -56,11 +55,6 @@ _REQUEST_PARAMS = (
     "output_quality",
     "include_cost",
 )
-
-_ERROR_CLASSES: dict[str, type[RunwareError]] = {
-    cls.__name__: cls
-    for cls in (RunwareAPIError, RunwareAuthError, RunwareInsufficientCreditsError, RunwareJobError)
-}
 
 
 def _is_unresolved(value: Any) -> bool:
@@ -269,20 +263,17 @@ class SyncBaseOperator(BaseOperator):
 
     # ------------------------------------------------------------------ execution
 
-    @property
+    @cached_property
     def hook(self) -> RunwareHook:
-        """A hook on :attr:`runware_conn_id` (one per operator instance)."""
+        """A hook on :attr:`runware_conn_id`, made on first use (after templates rendered)."""
         from airflow_provider_sync.hooks.runware import RunwareHook
 
-        if getattr(self, "_hook", None) is None:
-            self._hook = RunwareHook(self.runware_conn_id)
-        return self._hook
+        return RunwareHook(self.runware_conn_id)
 
     def _close_hook(self) -> None:
-        hook: RunwareHook | None = getattr(self, "_hook", None)
+        hook: RunwareHook | None = self.__dict__.pop("hook", None)
         if hook is not None:
-            hook.close()
-            del self._hook  # the next use makes a fresh hook (and fresh clients)
+            hook.close()  # the next use makes a fresh hook (and fresh clients)
 
     def _media_roots(self) -> MediaRoots:
         """Where run-time paths may point: ``[sync] allowed_media_roots`` plus ours."""
@@ -305,14 +296,14 @@ class SyncBaseOperator(BaseOperator):
             overwrite=self.overwrite,
         )
 
-    def execute(self, context: Context) -> dict[str, Any]:
+    def execute(self, context: Context) -> SyncResult:
         """Validate, submit (or re-attach to) the job, then defer or poll until it ends."""
         try:
             return self._submit_and_wait(context)
         finally:
             self._close_hook()  # also when deferring: TaskDeferred passes through here
 
-    def _submit_and_wait(self, context: Context) -> dict[str, Any]:
+    def _submit_and_wait(self, context: Context) -> SyncResult:
         from airflow_provider_sync.idempotency import (
             JobKey,
             idempotency_fingerprint,
@@ -416,11 +407,12 @@ class SyncBaseOperator(BaseOperator):
             self.log.info("Uploaded %s as media %s", shown, ack["mediaUUID"])
         return replace_sources(task, uploaded)
 
-    def _poll_in_worker(self, task_uuid: str, schedule: PollSchedule, deadline: float) -> dict[str, Any]:
+    def _poll_in_worker(self, task_uuid: str, schedule: PollSchedule, deadline: float) -> JobEvent:
         from airflow_provider_sync.polling import JobWatch
 
         watch = JobWatch(task_uuid, deadline=deadline, started=schedule.started)
         hook = self.hook
+        event: JobEvent | None
         while True:
             left = watch.seconds_left() or 0.0
             time.sleep(max(0.0, min(schedule.next_delay(), left)))
@@ -437,21 +429,18 @@ class SyncBaseOperator(BaseOperator):
             if watch.progress_due():
                 self.log.info(watch.progress_line())
 
-    def execute_complete(
-        self, context: Context, event: dict[str, Any], model: str | None = None
-    ) -> dict[str, Any]:
+    def execute_complete(self, context: Context, event: JobEvent, model: str | None = None) -> SyncResult:
         """Resume after the trigger fired: return the result or raise the job's error."""
         try:
             return self._finish(event, model or resolve_model(str(self.model)).air_id, context)
         finally:
             self._close_hook()
 
-    def _finish(self, event: dict[str, Any], model: str, context: Context) -> dict[str, Any]:
-        status = event.get("status")
-        task_uuid = str(event.get("task_uuid"))
-        if status == "success":
+    def _finish(self, event: JobEvent, model: str, context: Context) -> SyncResult:
+        task_uuid = str(event["task_uuid"])
+        if event["status"] == "success":
             raw = dict(event.get("result") or {})
-            result = {
+            result: SyncResult = {
                 "task_uuid": task_uuid,
                 "model": model,
                 "status": "success",
@@ -474,16 +463,16 @@ class SyncBaseOperator(BaseOperator):
             )
             context["ti"].xcom_push(key=VIDEO_URL_XCOM_KEY, value=result["video_url"])
             if _has_output_path(self.output_path):
-                result.update(self._save_output(result))
+                result["output_path"], result["output_bytes"] = self._save_output(result)
             if self.output_asset is not None:
                 keys = ("task_uuid", "model", "video_url", "output_path", "cost")
-                extra = {k: result[k] for k in keys if k in result}
+                extra: dict[str, Any] = {k: v for k, v in result.items() if k in keys}
                 context["outlet_events"][self.output_asset].extra = extra
             return result
-        if status == "timeout":
-            raise RunwareTimeoutError(str(event.get("message")), task_uuid=task_uuid, code="timeout")
-        err = dict(event.get("error") or {})
-        cls = _ERROR_CLASSES.get(str(err.get("error_class")), RunwareJobError)
+        if event["status"] == "timeout":
+            raise RunwareTimeoutError(event["message"], task_uuid=task_uuid, code="timeout")
+        err = event["error"]
+        cls = error_class(err.get("error_class"))
         raise cls(
             str(err.get("message") or "job failed"),
             code=err.get("code"),
@@ -493,7 +482,7 @@ class SyncBaseOperator(BaseOperator):
             status_code=err.get("status_code"),
         )
 
-    def _save_output(self, result: dict[str, Any]) -> dict[str, Any]:
+    def _save_output(self, result: SyncResult) -> tuple[str, int]:
         from airflow_provider_sync.media import save_output
 
         if not result.get("video_url"):
@@ -511,7 +500,7 @@ class SyncBaseOperator(BaseOperator):
             size / 2**20,
             format_duration(time.monotonic() - started),
         )
-        return {"output_path": target, "output_bytes": size}
+        return target, size
 
     def on_kill(self) -> None:
         """Runware has no way to cancel a job: say which one keeps running."""

@@ -10,6 +10,7 @@ from typing import Any
 from airflow_provider_sync._compat import BaseTrigger, TriggerEvent
 from airflow_provider_sync.exceptions import RunwareError
 from airflow_provider_sync.hooks.runware import RunwareHook
+from airflow_provider_sync.payloads import JobEvent
 from airflow_provider_sync.polling import DEFAULT_NOT_FOUND_GRACE, JobWatch, PollSchedule
 from airflow_provider_sync.triggers.poller import poller_for, release_poller
 
@@ -85,6 +86,7 @@ class RunwareTaskTrigger(BaseTrigger):
         schedule = PollSchedule(self.poll_interval, self.first_poll_delay, self.started, ramp=self.ramp)
         poller = poller_for(self.runware_conn_id)
         ended = False
+        event: JobEvent | None
         try:
             while True:
                 delay = schedule.next_delay()

@@ -1,0 +1,112 @@
+"""The JSON that crosses process boundaries: trigger events and the task's XCom result.
+
+A trigger's event is stored in the metadata database and read back by a worker, maybe
+another version of this package after an upgrade; the XCom result is what downstream tasks
+and users read. Both are plain JSON-able dicts; the :class:`~typing.TypedDict` classes here
+say exactly which keys they hold, so a change to either is a visible change of contract.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Literal, TypeAlias
+
+from typing_extensions import NotRequired, TypedDict
+
+from airflow_provider_sync.exceptions import (
+    RunwareAPIError,
+    RunwareAuthError,
+    RunwareError,
+    RunwareInsufficientCreditsError,
+    RunwareJobError,
+)
+
+#: The error classes an event may name, by the name it carries. Explicit (not derived from
+#: class names) because stored events outlive a refactoring: renaming a class must not
+#: change what an old event means. Anything else reads as :class:`RunwareJobError`.
+ERROR_CLASSES: Mapping[str, type[RunwareError]] = {
+    "RunwareAPIError": RunwareAPIError,
+    "RunwareAuthError": RunwareAuthError,
+    "RunwareInsufficientCreditsError": RunwareInsufficientCreditsError,
+    "RunwareJobError": RunwareJobError,
+}
+
+
+def error_class_name(error: RunwareError | None) -> str:
+    """The :data:`ERROR_CLASSES` name an event carries for ``error``."""
+    for name, cls in ERROR_CLASSES.items():
+        if type(error) is cls:
+            return name
+    return "RunwareJobError"
+
+
+def error_class(name: Any) -> type[RunwareError]:
+    """The class an event's ``error_class`` names (:class:`RunwareJobError` when unknown)."""
+    return ERROR_CLASSES.get(str(name), RunwareJobError)
+
+
+class ErrorDetails(TypedDict):
+    """Runware's error, as an event carries it."""
+
+    code: str | None
+    message: str
+    parameter: NotRequired[str | None]
+    task_uuid: str | None
+    task_type: NotRequired[str | None]
+    status_code: NotRequired[int | None]
+    #: One of :data:`ERROR_CLASSES`: how the worker re-raises it.
+    error_class: NotRequired[str]
+
+
+class SuccessEvent(TypedDict):
+    """The job rendered; ``result`` is Runware's success item, every field kept."""
+
+    status: Literal["success"]
+    task_uuid: str
+    elapsed: float
+    polls: int
+    result: dict[str, Any]
+
+
+class ErrorEvent(TypedDict):
+    """The job (or the wait for it) failed."""
+
+    status: Literal["error"]
+    task_uuid: str
+    elapsed: float
+    polls: NotRequired[int]
+    error: ErrorDetails
+
+
+class TimeoutEvent(TypedDict):
+    """The operator's ``timeout`` passed first; the job may still finish at Runware."""
+
+    status: Literal["timeout"]
+    task_uuid: str
+    elapsed: float
+    polls: int
+    message: str
+
+
+#: What :class:`~airflow_provider_sync.triggers.runware.RunwareTaskTrigger` fires, and what
+#: the worker-side wait returns: one state machine, one contract.
+JobEvent: TypeAlias = SuccessEvent | ErrorEvent | TimeoutEvent
+
+
+class SyncResult(TypedDict):
+    """What a Sync operator returns (and pushes as its ``return_value`` XCom)."""
+
+    task_uuid: str
+    model: str
+    status: Literal["success"]
+    video_url: str | None
+    video_uuid: str | None
+    cost: float | None
+    seed: int | None
+    output_format: str
+    elapsed: float | None
+    #: Runware's whole success item, known fields or not.
+    raw: dict[str, Any]
+    #: Where the video was saved, when ``output_path`` was set.
+    output_path: NotRequired[str]
+    output_bytes: NotRequired[int]

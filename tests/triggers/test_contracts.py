@@ -1,0 +1,87 @@
+"""Contracts that outlive one process: a trigger's serialised form (stored in the metadata
+database, rebuilt by a triggerer that may run a newer version) and the error classes an
+event names."""
+
+from __future__ import annotations
+
+import pytest
+
+from airflow_provider_sync.exceptions import (
+    RunwareAPIError,
+    RunwareAuthError,
+    RunwareError,
+    RunwareInsufficientCreditsError,
+    RunwareJobError,
+    RunwareTimeoutError,
+    RunwareTransientError,
+)
+from airflow_provider_sync.payloads import ERROR_CLASSES, error_class, error_class_name
+from airflow_provider_sync.polling import JobWatch
+from airflow_provider_sync.triggers.runware import RunwareTaskTrigger
+
+UUID = "7a3e1c5b-2d4f-4a6b-8c9d-0e1f2a3b4c5d"
+
+
+def test_the_trigger_serialises_to_a_stable_classpath_and_kwargs() -> None:
+    trigger = RunwareTaskTrigger(
+        task_uuid=UUID,
+        runware_conn_id="rw",
+        poll_interval=7,
+        deadline=2000.0,
+        first_poll_delay=3.0,
+        started=1000.0,
+        not_found_grace=90,
+        ramp=True,
+    )
+    classpath, kwargs = trigger.serialize()
+    # Triggers already stored in the database are rebuilt from exactly this: moving the class
+    # or renaming an argument breaks every render in flight during an upgrade.
+    assert classpath == "airflow_provider_sync.triggers.runware.RunwareTaskTrigger"
+    assert kwargs == {
+        "task_uuid": UUID,
+        "runware_conn_id": "rw",
+        "poll_interval": 7.0,
+        "deadline": 2000.0,
+        "first_poll_delay": 3.0,
+        "started": 1000.0,
+        "not_found_grace": 90.0,
+        "ramp": True,
+    }
+    rebuilt = RunwareTaskTrigger(**kwargs)
+    assert rebuilt.serialize() == (classpath, kwargs)
+
+
+def test_the_error_classes_an_event_may_name_are_pinned() -> None:
+    assert dict(ERROR_CLASSES) == {
+        "RunwareAPIError": RunwareAPIError,
+        "RunwareAuthError": RunwareAuthError,
+        "RunwareInsufficientCreditsError": RunwareInsufficientCreditsError,
+        "RunwareJobError": RunwareJobError,
+    }
+
+
+@pytest.mark.parametrize(
+    ("error", "name"),
+    [
+        (RunwareAuthError("no", code="invalidApiKey"), "RunwareAuthError"),
+        (RunwareInsufficientCreditsError("broke"), "RunwareInsufficientCreditsError"),
+        (RunwareAPIError("bad", code="invalidParameter"), "RunwareAPIError"),
+        (RunwareJobError("failed", code="timeoutProvider"), "RunwareJobError"),
+        # Classes an event cannot carry are read back as a job error (retried by Airflow).
+        (RunwareTransientError("blip"), "RunwareJobError"),
+        (RunwareTimeoutError("late"), "RunwareJobError"),
+        (None, "RunwareJobError"),
+    ],
+)
+def test_an_error_event_round_trips_to_the_class_the_worker_raises(
+    error: RunwareError | None, name: str
+) -> None:
+    event = JobWatch(UUID, started=0.0).error_event(error, now=1.0)
+    assert event["error"]["error_class"] == name
+    assert error_class(event["error"]["error_class"]) is ERROR_CLASSES[name]
+
+
+def test_an_unknown_name_from_an_old_or_foreign_event_is_a_job_error() -> None:
+    assert error_class("SomethingRenamed") is RunwareJobError
+    assert error_class(None) is RunwareJobError
+    assert error_class_name(RunwareAuthError("x")) == "RunwareAuthError"
