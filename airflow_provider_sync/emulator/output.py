@@ -1,9 +1,10 @@
 """What a finished job returns: a real video (``render`` mode) or a JSON description.
 
 In ``render`` mode the inputs are resolved to local files -- media uploaded to the emulator,
-its own ``/media/`` URLs, ``file://`` paths -- and anything it cannot reach (it never goes
-online; the UUIDs in Runware's docs) is replaced by generated sample media. Speech inputs
-become a synthetic voice-like signal.
+its own ``/media/`` URLs, ``file://`` paths, URLs on loopback (fetched, as Runware fetches
+URL inputs) -- and anything it cannot reach (it never goes online; the UUIDs in Runware's
+docs) is replaced by generated sample media. Speech inputs become a synthetic voice-like
+signal. A task's ``uploadEndpoint`` (on loopback) receives the finished file by PUT.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ import hashlib
 import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from airflow_provider_sync.emulator.remote import deliver, fetch, is_loopback_url
 
 if TYPE_CHECKING:
     from airflow_provider_sync.emulator.state import EmulatorState, Job
@@ -30,8 +33,12 @@ def produce_output(job: Job, state: EmulatorState) -> Path:
     target = output_path(job, state)
     target.parent.mkdir(parents=True, exist_ok=True)
     if state.config.output != "render":
+        for source in input_sources(job.request):
+            if is_loopback_url(source):
+                fetch(source, state)  # as Runware would: the input must be reachable
         target.write_text(json.dumps(describe(job), indent=2))
         job.output_path = target
+        _deliver(job, target, state)
         return target
     from airflow_provider_sync.emulator.render import render_sync_output
     from airflow_provider_sync.emulator.samples import ensure_samples
@@ -60,7 +67,23 @@ def produce_output(job: Job, state: EmulatorState) -> Path:
         out_path=target,
     )
     job.output_path = target
+    _deliver(job, target, state)
     return target
+
+
+def input_sources(request: dict[str, Any]) -> list[str]:
+    """Every media source a ``videoInference`` task names (video first)."""
+    inputs = request.get("inputs", {})
+    sources = [str(inputs.get("video"))]
+    sources += [str(i.get("source")) for i in inputs.get("audio") or inputs.get("audios") or []]
+    return sources
+
+
+def _deliver(job: Job, target: Path, state: EmulatorState) -> None:
+    endpoint = job.request.get("uploadEndpoint")
+    if endpoint:
+        ext = target.suffix.lstrip(".")
+        deliver(target, str(endpoint), MIME_TYPES.get(ext, "application/octet-stream"), state)
 
 
 def overlay_lines(request: dict[str, Any]) -> list[str]:
@@ -89,6 +112,8 @@ def resolve_source(source: str, state: EmulatorState, fallback: Path) -> Path:
     own = state.resolve_url(source)
     if own is not None and own.exists():
         return own
+    if is_loopback_url(source):
+        return fetch(source, state)
     local = Path(source.removeprefix("file://"))
     if (source.startswith("file://") or local.is_absolute()) and local.exists():
         return local

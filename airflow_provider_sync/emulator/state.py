@@ -60,9 +60,13 @@ class Job:
         return "success"
 
     def error(self) -> tuple[str, str]:
+        from airflow_provider_sync.emulator.remote import JobFailure
+
         if self.fail is not None:
             return self.fail
         exc = self.output.exception() if self.output is not None else None
+        if isinstance(exc, JobFailure):
+            return (exc.code, exc.message)
         return ("renderFailed", f"rendering failed: {exc}")
 
     def describe(self, now: float, base_url: str = "") -> dict[str, Any]:
@@ -252,7 +256,7 @@ class EmulatorState:
             seed=int(hashlib.sha256(task_uuid.encode()).hexdigest()[:8], 16),
             fail=(fault.code, fault.message) if fault else None,
         )
-        if self.config.output == "render" and job.fail is None:
+        if job.fail is None and (self.config.output == "render" or _needs_io(task)):
             from airflow_provider_sync.emulator.output import produce_output
 
             job.output = self._executor.submit(produce_output, job, self)
@@ -450,6 +454,14 @@ class EmulatorState:
             return round(probe_media(path).duration, 3)
         except Exception:  # unreadable upload: bill the default, the render will fail loudly
             return DEFAULT_AUDIO_SECONDS
+
+
+def _needs_io(task: dict[str, Any]) -> bool:
+    """True when a job must reach the network (loopback only): URL inputs or uploadEndpoint."""
+    from airflow_provider_sync.emulator.output import input_sources
+    from airflow_provider_sync.emulator.remote import is_loopback_url
+
+    return bool(task.get("uploadEndpoint")) or any(is_loopback_url(s) for s in input_sources(task))
 
 
 def _speech_seconds(text: str) -> float:

@@ -10,6 +10,8 @@ import re
 from itertools import pairwise
 from typing import Any
 
+from airflow_provider_sync.emulator.remote import is_loopback_url
+
 SYNC_MODES = ["bounce", "loop", "cut_off", "silence", "remap"]
 EDIT_REGIONS = ["lips", "face", "head"]
 EMOTIONS = ["happy", "sad", "angry", "disgusted", "surprised", "neutral"]
@@ -92,6 +94,15 @@ def validate_task(task: dict[str, Any]) -> list[dict[str, Any]]:
         )
     if "includeCost" in task and not isinstance(task["includeCost"], bool):
         e.add("invalidParameter", "includeCost", "includeCost must be true or false")
+    for key in ("uploadEndpoint", "webhookURL"):
+        url = task.get(key)
+        if url is None:
+            continue
+        if not (isinstance(url, str) and url.startswith(("http://", "https://"))):
+            e.add("invalidParameter", key, f"{key} must be an http(s) URL")
+        elif key == "uploadEndpoint" and not is_loopback_url(url):
+            # Runware would PUT there; the emulator stays offline and says so at once.
+            e.add("invalidParameter", key, "the emulator delivers only to loopback URLs (127.0.0.1, ::1)")
     ids = _check_inputs(task.get("inputs"), e)
     _check_settings(task.get("providerSettings"), model, ids, e)
     return e.items
