@@ -26,7 +26,7 @@ from airflow_provider_sync.exceptions import (
     RunwareError,
     RunwareTransientError,
 )
-from airflow_provider_sync.media import CHUNK, LocalMedia, save_stream, upload_body
+from airflow_provider_sync.media import CHUNK, LocalMedia, describe_source, save_stream, upload_body
 from airflow_provider_sync.protocol import (
     RunwareResponse,
     TaskState,
@@ -317,15 +317,16 @@ class RunwareHook(BaseHook):
                 timeout=self.settings.httpx_timeout(upload=True), follow_redirects=True, limits=_limits()
             )
         client = self._download_client
+        shown = describe_source(url)  # result URLs may be signed: never their query in a message
 
         def attempt() -> int:
             try:
                 with client.stream("GET", url) as resp:
                     if resp.status_code == 429 or resp.status_code >= 500:
-                        raise RunwareTransientError(f"HTTP {resp.status_code} downloading {url}")
+                        raise RunwareTransientError(f"HTTP {resp.status_code} downloading {shown}")
                     if resp.status_code >= 400:
                         raise RunwareAPIError(
-                            f"HTTP {resp.status_code} downloading {url}", status_code=resp.status_code
+                            f"HTTP {resp.status_code} downloading {shown}", status_code=resp.status_code
                         )
                     return save_stream(resp.iter_bytes(CHUNK), target)
             except httpx.TransportError as exc:

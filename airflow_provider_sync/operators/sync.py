@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import ipaddress
 import time
 from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar
+from urllib.parse import urlsplit
 
 from airflow.sdk import Asset, BaseOperator
 
@@ -440,6 +442,8 @@ class SyncBaseOperator(BaseOperator):
         task_uuid = str(event["task_uuid"])
         if event["status"] == "success":
             raw = dict(event.get("result") or {})
+            if raw.get("videoURL") is not None:
+                self._check_video_url(str(raw["videoURL"]), task_uuid)
             result: SyncResult = {
                 "task_uuid": task_uuid,
                 "model": model,
@@ -482,6 +486,26 @@ class SyncBaseOperator(BaseOperator):
             status_code=err.get("status_code"),
         )
 
+    def _check_video_url(self, url: str, task_uuid: str) -> None:
+        """Refuse a result URL that is not https (http only from an emulator on loopback).
+
+        The URL becomes an extra link in the UI and is downloaded by the worker; an answer
+        that points elsewhere (``javascript:``, ``file:``, plain http on the internet) is
+        treated as a failed job, never shown or fetched.
+        """
+        parts = urlsplit(url)
+        if parts.scheme == "https" and parts.hostname:
+            return
+        base = urlsplit(self.hook.base_url)
+        if parts.scheme == "http" and _is_loopback(parts.hostname) and _is_loopback(base.hostname):
+            return
+        raise RunwareJobError(
+            f"Runware reported success with a videoURL that is not an https URL "
+            f"({describe_source(url)}); not using it",
+            code="invalidVideoURL",
+            task_uuid=task_uuid,
+        )
+
     def _save_output(self, result: SyncResult) -> tuple[str, int]:
         from airflow_provider_sync.media import save_output
 
@@ -515,6 +539,17 @@ class SyncBaseOperator(BaseOperator):
 def _has_output_path(value: Any) -> bool:
     # A template rendering an unset param gives "" or "None": no output wanted.
     return bool(value) and str(value).strip() not in ("", "None")
+
+
+def _is_loopback(host: str | None) -> bool:
+    if not host:
+        return False
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _describe_inputs(request: dict[str, Any]) -> str:

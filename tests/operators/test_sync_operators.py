@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from types import SimpleNamespace
 from typing import Any
 
@@ -14,6 +15,7 @@ from airflow_provider_sync.exceptions import (
     RunwareTimeoutError,
     SyncValidationError,
 )
+from airflow_provider_sync.links import VIDEO_URL_XCOM_KEY
 from airflow_provider_sync.operators.sync import SyncLipsyncOperator, SyncReactOperator
 from airflow_provider_sync.triggers.runware import RunwareTaskTrigger
 
@@ -322,3 +324,40 @@ async def test_a_trigger_closed_after_its_job_ended_does_not_say_the_job_goes_on
     assert "Stopped waiting" not in text
     assert "continues and is billed" not in text
     assert f"Runware task {trigger.task_uuid} ended: success" in text
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://cdn.example.com/v.mp4",
+        "javascript:alert(1)",
+        "file:///etc/passwd",
+        "ftp://cdn.example.com/v.mp4",
+        "https:///no-host.mp4",
+    ],
+)
+def test_a_result_url_that_is_not_https_fails_the_job_and_never_becomes_a_link(
+    runware_conn: str, url: str
+) -> None:
+    ti = FakeTI()
+    event = {"status": "success", "task_uuid": "u-1", "result": {**SUCCESS, "videoURL": url}, "elapsed": 1.0}
+    with pytest.raises(RunwareJobError) as raised:
+        lipsync().execute_complete(context(ti), event)
+    assert raised.value.code == "invalidVideoURL"
+    assert ti.xcoms.get(VIDEO_URL_XCOM_KEY) is None
+
+
+def test_plain_http_results_are_accepted_only_from_an_emulator_on_loopback(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    emulator = {"conn_type": "runware", "host": "http://127.0.0.1:8765/v1", "password": "k"}
+    monkeypatch.setenv("AIRFLOW_CONN_RUNWARE_DEFAULT", json.dumps(emulator))
+    ti = FakeTI()
+    local = {**SUCCESS, "videoURL": "http://127.0.0.1:8765/media/v.mp4"}
+    ok = lipsync().execute_complete(context(ti), {"status": "success", "task_uuid": "u", "result": local})
+    assert ti.xcoms[VIDEO_URL_XCOM_KEY] == ok["video_url"] == local["videoURL"]
+    elsewhere = {**SUCCESS, "videoURL": "http://cdn.example.com/v.mp4"}
+    with pytest.raises(RunwareJobError):
+        lipsync().execute_complete(
+            context(FakeTI()), {"status": "success", "task_uuid": "u", "result": elsewhere}
+        )
