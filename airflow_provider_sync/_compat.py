@@ -1,0 +1,146 @@
+"""Airflow names that moved between Airflow 3 minors, imported from one place.
+
+The provider supports every Airflow 3 minor from the floor in ``pyproject.toml`` on. Its
+modules import the names below from here; each is taken from its newest location first
+and from the older one where that fails, so a name's import never depends on the minor.
+The public ``airflow.sdk`` names not listed (``Asset``, ``ObjectStoragePath``,
+``BaseOperatorLink``, ``BaseOperator``, ``Connection``, ``DAG``, ``Context``, ``Param``)
+are in ``airflow.sdk`` since 3.0.0 and are imported from there directly.
+
+Measured by importing each location on 3.0.0 to 3.0.4, 3.0.6, 3.1.0, 3.1.8, 3.2.2 and 3.3.2
+(``docs/compatibility.md`` has the tested matrix and why the floor is 3.0.2):
+
+* ``conf``: ``airflow.sdk`` since 3.2; before, ``airflow.configuration``.
+* ``AirflowException``: ``airflow.sdk.exceptions`` since 3.1; before, ``airflow.exceptions``.
+* ``AirflowFailException``, ``TaskDeferred``: ``airflow.sdk.exceptions`` since 3.2; before,
+  ``airflow.exceptions``.
+* ``BaseHook``: ``airflow.sdk`` since 3.1; before, ``airflow.hooks.base``.
+* ``BaseHook.aget_connection``: added in 3.1, and masks the connection's secrets without
+  blocking the event loop only since 3.3.2; before 3.3.2 the lookup runs in a worker thread.
+* ``mask_secret``: ``airflow.sdk.log`` since a 3.0 patch release after 3.0.4 (3.0.6 has
+  it); before, ``airflow.sdk.execution_time.secrets_masker``.
+* ``redact`` (used by tests): ``airflow.sdk._shared.secrets_masker.secrets_masker`` since 3.1;
+  before, ``airflow.sdk.execution_time.secrets_masker``.
+* ``ObjectStoragePath`` is a ``pathlib.Path`` subclass up to 3.1 (universal-pathlib < 0.3)
+  and not from 3.2: :func:`is_local_path` tells a local file from object storage on both.
+* ``BaseTrigger``, ``TriggerEvent``: ``airflow.triggers.base`` on every minor up to 3.3 (not
+  yet in the Task SDK); re-exported here so a future move is a one-line change.
+
+The exception classes matter beyond their import: up to 3.1 the task runner catches
+``airflow.exceptions.TaskDeferred`` and ``AirflowFailException``, which are different
+classes from the Task SDK's later ones, so raising the right one is what makes a task defer
+or fail without retries on every minor.
+
+Type checking sees the newest location only (the dev venv runs the newest release).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from airflow.sdk import BaseHook, Connection, conf
+    from airflow.sdk._shared.secrets_masker.secrets_masker import redact
+    from airflow.sdk.exceptions import AirflowException, AirflowFailException, TaskDeferred
+    from airflow.sdk.log import mask_secret
+    from airflow.triggers.base import BaseTrigger, TriggerEvent
+
+#: Where each name lives, newest first. Names are resolved on first use (PEP 562), so
+#: importing a module of the provider costs no more than importing what it really uses:
+#: DAG files import the operators, and they must not pay for the triggerer's imports.
+_LOCATIONS: dict[str, tuple[str, ...]] = {
+    "conf": ("airflow.sdk", "airflow.configuration"),
+    "AirflowException": ("airflow.sdk.exceptions", "airflow.exceptions"),
+    "AirflowFailException": ("airflow.sdk.exceptions", "airflow.exceptions"),
+    "TaskDeferred": ("airflow.sdk.exceptions", "airflow.exceptions"),
+    "Connection": ("airflow.sdk",),
+    "mask_secret": ("airflow.sdk.log", "airflow.sdk.execution_time.secrets_masker"),
+    "redact": (
+        "airflow.sdk._shared.secrets_masker.secrets_masker",
+        "airflow.sdk.execution_time.secrets_masker",
+    ),
+    "BaseTrigger": ("airflow.triggers.base",),
+    "TriggerEvent": ("airflow.triggers.base",),
+    "_AirflowBaseHook": ("airflow.sdk", "airflow.hooks.base"),
+}
+
+
+def _resolve(name: str) -> Any:
+    attr = name.removeprefix("_Airflow")
+    for module in _LOCATIONS[name]:
+        try:
+            return getattr(importlib.import_module(module), attr)
+        except (ImportError, AttributeError):  # not in this minor: try the older location
+            continue
+    raise ImportError(f"cannot import {attr!r} from any of {', '.join(_LOCATIONS[name])}")
+
+
+def _base_hook() -> type:
+    """Airflow's ``BaseHook``, given a non-blocking ``aget_connection`` where it lacks one.
+
+    3.0 has no ``aget_connection``. From 3.1 up to 3.3.1 Airflow's masks the connection's
+    secrets with a synchronous call to the supervisor, which raises ``DeadlockImminentError``
+    while another trigger's request is in flight on the triggerer's loop; 3.3.2 made that
+    masking asynchronous and added ``Connection.aextra_dejson`` with it (the same test
+    Airflow's common-compat provider uses).
+    """
+    base: type = _resolve("_AirflowBaseHook")
+    if hasattr(base, "aget_connection") and hasattr(_resolve("Connection"), "aextra_dejson"):
+        return base
+
+    class BaseHook(base):
+        """Airflow's ``BaseHook`` with an ``aget_connection`` that never blocks the loop."""
+
+        @classmethod
+        async def aget_connection(cls, conn_id: str) -> Any:
+            # The synchronous lookup may block on the supervisor or a secrets backend; a
+            # worker thread keeps the triggerer's event loop (and every other trigger on it)
+            # running meanwhile. to_thread copies the context, as sync_to_async does.
+            return await asyncio.to_thread(cls.get_connection, conn_id)
+
+    BaseHook.__module__ = __name__
+    return BaseHook
+
+
+def __getattr__(name: str) -> Any:
+    if name == "BaseHook":
+        value = _base_hook()
+    elif name in _LOCATIONS and not name.startswith("_"):
+        value = _resolve(name)
+    else:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    globals()[name] = value  # resolved once
+    return value
+
+
+def is_local_path(path: object) -> bool:
+    """Whether ``path`` is a local file path rather than an ``ObjectStoragePath``.
+
+    ``isinstance(path, Path)`` alone is not enough: up to Airflow 3.1 an ``ObjectStoragePath``
+    (``s3://...``) is a ``Path`` too, and would be written with ``os.open`` as a local file.
+    """
+    if not isinstance(path, Path):
+        return False
+    if type(path) is type(Path()):  # pathlib's own class: local, and no import needed
+        return True
+    from airflow.sdk import ObjectStoragePath
+
+    return not isinstance(path, ObjectStoragePath)
+
+
+__all__ = [
+    "AirflowException",
+    "AirflowFailException",
+    "BaseHook",
+    "BaseTrigger",
+    "Connection",
+    "TaskDeferred",
+    "TriggerEvent",
+    "conf",
+    "is_local_path",
+    "mask_secret",
+    "redact",
+]
