@@ -8,8 +8,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from airflow.sdk.exceptions import TaskDeferred
 
+from airflow_provider_sync._compat import TaskDeferred
 from airflow_provider_sync.emulator import EmulatorServer
 from airflow_provider_sync.operators.sync import SyncBaseOperator, SyncLipsyncOperator
 

@@ -8,8 +8,8 @@ import time
 from typing import Any
 
 import pytest
-from airflow.sdk.exceptions import TaskDeferred
 
+from airflow_provider_sync._compat import TaskDeferred
 from airflow_provider_sync.emulator import EmulatorServer
 from airflow_provider_sync.exceptions import (
     RunwareAPIError,

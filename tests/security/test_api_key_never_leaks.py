@@ -95,7 +95,7 @@ def test_the_key_is_nowhere_when_it_is_refused(
 
 
 def test_the_key_is_registered_with_the_secrets_masker(canary_emulator: EmulatorServer) -> None:
-    from airflow.sdk._shared.secrets_masker.secrets_masker import redact
+    from airflow_provider_sync._compat import redact
 
     hook = RunwareHook()
     settings: Any = hook.settings
