@@ -173,6 +173,7 @@ def test_the_api_reference_documents_the_public_classes(site: Path) -> None:
         "RunwareJobError",
         "RunwareTimeoutError",
         "VideoInferenceTask",
+        "SyncResult",
         "build_video_inference",
     ):
         assert re.search(rf"\b{name}\b", text), f"{name} is not on the API page"
