@@ -23,6 +23,7 @@ from pathlib import Path, PurePosixPath
 from typing import IO, Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
+from airflow_provider_sync._compat import is_local_path
 from airflow_provider_sync.exceptions import SyncValidationError
 from airflow_provider_sync.paths import MediaRoots, TemplatedPaths, check_source
 
@@ -295,7 +296,7 @@ def save_output(download: Callable[[str], int], target: str, *, overwrite: bool 
     :raises SyncValidationError: when ``target`` exists and ``overwrite`` is false.
     """
     path = _path(target)
-    if not isinstance(path, Path):
+    if not is_local_path(path):
         if not overwrite and path.exists():
             raise _exists_error(target)
         return download(target)
@@ -341,7 +342,7 @@ def save_stream(chunks: Iterator[bytes], target: str) -> int:
     sees half a video and a failed download leaves nothing behind.
     """
     path = _path(target)
-    if isinstance(path, Path):
+    if is_local_path(path):
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = str(path.parent / f".{path.name}.{uuid.uuid4().hex}.part")
         # os.open with 0o666 lets the umask decide, as for any file the user creates.
