@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
+import httpx
 import pytest
 
 from airflow_provider_sync.emulator import EmulatorServer
@@ -37,15 +39,11 @@ def test_local_files_are_uploaded_and_the_rendered_video_is_saved(
     assert uploads[0]["media"].startswith("data:video/mp4;base64,")
     assert uploads[1]["media"].startswith("data:audio/wav;base64,")
     [sent] = [t for t in tasks if t["taskType"] == "videoInference"]
-    media = (
-        {m["mediaUUID"] for m in emulator.admin.jobs()[0]["request"]["inputs"]["audio"]} if False else None
-    )
-    assert media is None
-    assert sent["inputs"]["video"] != str(samples.video)  # replaced by the uploaded media UUID
-    assert len(sent["inputs"]["video"]) == 36
-    assert sent["inputs"]["audio"][0]["source"] != f"file://{samples.audio[1]}"
-    stored = {u["taskUUID"] for u in uploads}
-    assert len(stored) == 2
+    # The job names the uploads by their media UUIDs, under which Runware holds our exact bytes.
+    video_uuid, audio_uuid = sent["inputs"]["video"], sent["inputs"]["audio"][0]["source"]
+    assert httpx.get(f"{emulator.url}/media/{video_uuid}").content == samples.video.read_bytes()
+    assert httpx.get(f"{emulator.url}/media/{audio_uuid}").content == samples.audio[1].read_bytes()
+    assert len({u["taskUUID"] for u in uploads}) == 2
     xcom = result.xcom["lipsync"]
     assert xcom["output_path"] == str(out)
     assert xcom["output_bytes"] == out.stat().st_size > 10_000
@@ -57,15 +55,37 @@ def test_local_files_are_uploaded_and_the_rendered_video_is_saved(
     assert result.xcom_key("video_url") == {"lipsync": xcom["video_url"]}
 
 
+@pytest.mark.parametrize(
+    ("conf", "reason"),
+    [
+        ({"audio": "notes.txt"}, r"audio\[0\]\.source .*'\.txt' is not an allowed audio type"),
+        ({"video": "nope.mp4"}, r"video: file '.*nope\.mp4' does not exist"),
+        ({"audio": "empty.wav"}, r"audio\[0\]\.source .*empty\.wav' is empty"),
+    ],
+    ids=["wrong-type", "missing", "empty"],
+)
 def test_a_missing_or_wrong_local_file_fails_before_any_request(
-    emulator: EmulatorServer, run_dag: RunDag, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    emulator: EmulatorServer,
+    run_dag: RunDag,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capfd: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+    conf: dict[str, str],
+    reason: str,
 ) -> None:
     monkeypatch.setenv("AIRFLOW__SYNC__ALLOWED_MEDIA_ROOTS", str(tmp_path))
     (tmp_path / "notes.txt").write_text("not audio")
-    result = run_dag("example_sync_lipsync.py", {"audio": str(tmp_path / "notes.txt")})
+    (tmp_path / "empty.wav").write_bytes(b"")
+    caplog.set_level("INFO")
+    result = run_dag("example_sync_lipsync.py", {k: str(tmp_path / v) for k, v in conf.items()})
     assert result.state == "failed"
-    result = run_dag("example_sync_lipsync.py", {"video": str(tmp_path / "nope.mp4")})
-    assert result.state == "failed"
+    assert result.tasks == {"lipsync": "failed"}
+    out, err = capfd.readouterr()
+    logged = out + err + caplog.text
+    # It failed for this reason, as a validation error, not for any other.
+    assert re.search(reason, logged), logged[-3000:]
+    assert "SyncValidationError" in logged
     assert emulator.admin.requests() == []
 
 
@@ -136,10 +156,14 @@ def test_fan_out_over_clips_with_dynamic_task_mapping(
 
 @pytest.mark.parametrize(
     ("script", "emotion", "expected"),
-    [("We won! We actually won!", "", "surprised"), ("It is over.", "sad", "sad")],
+    [
+        ("We won! We actually won!", None, "surprised"),
+        ("It is over.", None, "neutral"),
+        ("It is over.", "sad", "sad"),
+    ],
 )
 def test_tts_into_react_with_the_emotion_of_the_run(
-    emulator: EmulatorServer, run_dag: RunDag, script: str, emotion: str, expected: str
+    emulator: EmulatorServer, run_dag: RunDag, script: str, emotion: str | None, expected: str
 ) -> None:
     result = run_dag("example_sync_speech_to_react.py", {"script": script, "emotion": emotion})
     assert result.state == "success", result.tasks

@@ -140,8 +140,16 @@ def test_the_operator_timeout_names_the_task_uuid(emu: EmulatorServer, deferrabl
     ti = FakeTI()
     with pytest.raises(RunwareTimeoutError) as err:
         run_to_end(lipsync(deferrable=deferrable, timeout=0.5), ti)
-    assert ti.xcoms["task_uuid"] in str(err.value)
-    assert "timeout" in str(err.value).lower() or "gave up" in str(err.value).lower()
+    task_uuid = ti.xcoms["task_uuid"]
+    assert err.value.code == "timeout"
+    assert err.value.task_uuid == task_uuid
+    assert f"Runware task {task_uuid} did not finish within" in err.value.message
+    assert "(last status: processing)" in err.value.message
+    assert f"look it up with getResponse for taskUUID {task_uuid}" in err.value.message
+    # Giving up waiting is ours alone: the job itself goes on at Runware, submitted once.
+    assert emu.admin.submissions() == [task_uuid]
+    [job] = emu.admin.jobs()
+    assert (job["taskUUID"], job["status"]) == (task_uuid, "processing")
 
 
 def test_a_trigger_rebuilt_after_a_triggerer_restart_finishes_the_same_job(emu: EmulatorServer) -> None:

@@ -7,6 +7,7 @@ and every place a key could end up is searched for it.
 from __future__ import annotations
 
 import json
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -94,12 +95,24 @@ def test_the_key_is_nowhere_when_it_is_refused(
     assert CANARY not in json.dumps(canary_emulator.admin.requests())
 
 
-def test_the_key_is_registered_with_the_secrets_masker(canary_emulator: EmulatorServer) -> None:
+def test_every_form_of_the_key_is_masked_once_the_hook_has_read_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    from urllib.parse import quote
+
     from airflow_provider_sync._compat import redact
 
+    # A key never seen in this process (the masker is process-wide: an earlier test's key
+    # would be masked whatever this hook does), with characters that URL-quoting changes.
+    key = f"sk-{uuid.uuid4().hex}/+="
+    conn = {"conn_type": "runware", "host": "http://masking.test/v1", "password": f"{key}\n"}
+    monkeypatch.setenv("AIRFLOW_CONN_RUNWARE_DEFAULT", json.dumps(conn))
+    forms = [key, f"Bearer {key}", quote(key, safe="")]
+    line = " | ".join(forms)
+    assert redact(line) == line  # nothing masks it yet...
     hook = RunwareHook()
-    settings: Any = hook.settings
-    assert CANARY not in repr(settings)
-    assert CANARY not in repr(hook.get_conn().headers.get("user-agent", ""))
-    assert redact(f"the key is {CANARY}") == "the key is ***"
-    hook.close()
+    try:
+        settings: Any = hook.settings
+        assert settings.api_key == key
+        assert key not in repr(settings)
+        assert redact(line) == " | ".join(["***"] * len(forms))  # ...and the hook registered each form
+    finally:
+        hook.close()
