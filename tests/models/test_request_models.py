@@ -124,3 +124,45 @@ def test_touching_segments_are_fine() -> None:
         {"startTime": 2, "endTime": 4, "ref": "audio-1"},
     ]
     assert len(build(segments=segments)["providerSettings"]["sync"]["segments"]) == 2
+
+
+def test_valid_segments_given_out_of_time_order_are_accepted_and_sent_as_given() -> None:
+    segments = [
+        {"startTime": 4, "endTime": 6, "ref": "audio-1"},
+        {"startTime": 0, "endTime": 2, "ref": "audio-1"},
+        {"startTime": 2, "endTime": 3.5, "ref": "audio-1"},
+    ]
+    sent = build(segments=segments)["providerSettings"]["sync"]["segments"]
+    assert [(s["startTime"], s["endTime"]) for s in sent] == [(4, 6), (0, 2), (2, 3.5)]
+
+
+def test_out_of_order_segments_that_overlap_are_refused_naming_both() -> None:
+    segments = [
+        {"startTime": 4, "endTime": 6, "ref": "audio-1"},
+        {"startTime": 0, "endTime": 2, "ref": "audio-1"},
+        {"startTime": 5, "endTime": 7, "ref": "audio-1"},
+    ]
+    with pytest.raises(SyncValidationError, match=r"segment 0 \[4-6 s\] and segment 2 \[5-7 s\] overlap"):
+        build(segments=segments)
+
+
+def test_an_id_used_by_both_an_audio_and_a_speech_input_is_refused() -> None:
+    speech = {"id": "audio-1", "provider": {"name": "elevenlabs", "voiceId": "v"}, "text": "Hi"}
+    with pytest.raises(SyncValidationError) as err:
+        build(speech=[speech])
+    assert "ids must be unique across both lists" in str(err.value)
+    assert "repeated: audio-1" in str(err.value)
+    payload = build(speech=[{**speech, "id": "voice-1"}])
+    assert [i["id"] for i in payload["inputs"]["audio"] + payload["inputs"]["speech"]] == [
+        "audio-1",
+        "voice-1",
+    ]
+
+
+def test_segments_may_point_at_speech_inputs() -> None:
+    speech = {"id": "voice-1", "provider": {"name": "elevenlabs", "voiceId": "v"}, "text": "Hi"}
+    segments = [
+        {"startTime": 0, "endTime": 1, "ref": "voice-1"},
+        {"startTime": 1, "endTime": 2, "ref": "audio-1"},
+    ]
+    assert len(build(speech=[speech], segments=segments)["providerSettings"]["sync"]["segments"]) == 2

@@ -132,6 +132,31 @@ def test_bad_templated_value_fails_at_execute_before_any_http_request(fake_runwa
     assert fake_runware.tasks == []
 
 
+@pytest.mark.parametrize(
+    ("name", "rendered"),
+    [
+        (name, rendered)
+        for name in ("poll_interval", "timeout", "expected_render_time")
+        for rendered in ("nan", "-1", "0", "inf", "soon", "True", "")
+        # An empty expected_render_time means "estimate it", not a mistake.
+        if (name, rendered) != ("expected_render_time", "")
+    ],
+)
+def test_a_bad_templated_duration_fails_before_any_request(
+    runware_conn: str, name: str, rendered: str
+) -> None:
+    import respx
+
+    op = lipsync(**{name: "{{ params.value }}"})
+    op.render_template_fields(context(params={"value": rendered}))
+    with respx.mock(assert_all_called=False) as mock:
+        route = mock.post("http://runware.test/v1")
+        with pytest.raises(SyncValidationError, match=name):
+            op.execute(context())
+    assert route.call_count == 0
+    assert len(mock.calls) == 0
+
+
 # ---------------------------------------------------------------- execution
 
 
@@ -161,7 +186,9 @@ def test_worker_polling_returns_the_result(fake_runware: FakeRunware) -> None:
     assert result["video_url"] == SUCCESS["videoURL"]
     assert result["video_uuid"] == SUCCESS["videoUUID"]
     assert result["cost"] == SUCCESS["cost"]
+    assert result["seed"] == SUCCESS["seed"] == 42
     assert result["output_format"] == "MOV"
+    assert result["raw"] == {"taskType": "videoInference", "taskUUID": submitted["taskUUID"], **SUCCESS}
 
 
 def test_a_rerun_of_the_same_task_instance_reattaches_instead_of_paying_twice(
@@ -196,6 +223,9 @@ def test_execute_complete_turns_events_into_results_and_errors() -> None:
         "sync:lipsync-2@1",
     )
     assert ok["video_url"] == SUCCESS["videoURL"]
+    assert (ok["video_uuid"], ok["cost"], ok["seed"]) == (SUCCESS["videoUUID"], SUCCESS["cost"], 42)
+    assert (ok["task_uuid"], ok["model"], ok["status"]) == ("u-1", "sync:lipsync-2@1", "success")
+    assert ok["output_format"] == "MP4"  # Runware's default when none was asked for
     assert ok["elapsed"] == 3.5
     assert ok["raw"] == SUCCESS
     tolerant = op.execute_complete(

@@ -4,13 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import httpx
 import pytest
 import respx
 
-from airflow_provider_sync.exceptions import RunwareTransientError
+from airflow_provider_sync.exceptions import (
+    RunwareAPIError,
+    RunwareAuthError,
+    RunwareInsufficientCreditsError,
+    RunwareTransientError,
+)
 from airflow_provider_sync.hooks.runware import RunwareHook
 from airflow_provider_sync.polling import PollSchedule, estimate_render_time, first_poll_delay
 from airflow_provider_sync.triggers import poller as poller_mod
@@ -30,11 +36,30 @@ def answer(request: httpx.Request, status: str = "processing") -> httpx.Response
     return httpx.Response(200, json={"data": [{"taskUUID": t["taskUUID"], "status": status} for t in tasks]})
 
 
-def make_poller(window: float = 0.05, max_batch: int = 250) -> BatchPoller:
-    return BatchPoller(lambda: RunwareHook("runware_default"), window=window, max_batch=max_batch)
+MakePoller = Callable[..., BatchPoller]
 
 
-async def test_concurrent_polls_share_one_request_and_each_gets_its_own_state() -> None:
+@pytest.fixture
+async def make_poller() -> AsyncIterator[MakePoller]:
+    """Pollers for one test, each acquired once and released (its client closed) at the end."""
+    made: list[BatchPoller] = []
+
+    def make(window: float = 0.05, max_batch: int = 250) -> BatchPoller:
+        poller = BatchPoller(lambda: RunwareHook("runware_default"), window=window, max_batch=max_batch)
+        poller.acquire()
+        made.append(poller)
+        return poller
+
+    yield make
+    for poller in made:
+        if poller.users > 0:
+            assert await poller.release()
+        assert poller.hook._async_client is None  # the pooled client was closed
+
+
+async def test_concurrent_polls_share_one_request_and_each_gets_its_own_state(
+    make_poller: MakePoller,
+) -> None:
     bodies: list[list[dict[str, Any]]] = []
 
     def handler(request: httpx.Request) -> httpx.Response:
@@ -46,17 +71,15 @@ async def test_concurrent_polls_share_one_request_and_each_gets_its_own_state() 
         return httpx.Response(200, json={"data": data})
 
     poller = make_poller()
-    poller.acquire()
     with respx.mock:
         respx.post(URL).mock(side_effect=handler)
         states = await asyncio.gather(*(poller.get_state(f"job-{i}") for i in range(120)))
-    await poller.release()
     assert len(bodies) == 1
     assert [t["taskUUID"] for t in bodies[0]] == [f"job-{i}" for i in range(120)]
     assert [s.result["videoURL"] for s in states if s.result] == [f"v/job-{i}" for i in range(120)]
 
 
-async def test_batches_are_bounded() -> None:
+async def test_batches_are_bounded(make_poller: MakePoller) -> None:
     sizes: list[int] = []
 
     def handler(request: httpx.Request) -> httpx.Response:
@@ -70,7 +93,7 @@ async def test_batches_are_bounded() -> None:
     assert sorted(sizes) == [20, 40, 40]
 
 
-async def test_a_cancelled_poll_leaves_the_batch() -> None:
+async def test_a_cancelled_poll_leaves_the_batch(make_poller: MakePoller) -> None:
     seen: list[str] = []
 
     def handler(request: httpx.Request) -> httpx.Response:
@@ -89,7 +112,7 @@ async def test_a_cancelled_poll_leaves_the_batch() -> None:
     assert gone.cancelled()
 
 
-async def test_a_refused_batch_falls_back_to_smaller_ones() -> None:
+async def test_a_refused_batch_falls_back_to_smaller_ones(make_poller: MakePoller) -> None:
     sizes: list[int] = []
 
     def handler(request: httpx.Request) -> httpx.Response:
@@ -112,7 +135,7 @@ async def test_a_refused_batch_falls_back_to_smaller_ones() -> None:
     assert max(sizes[1:]) <= 4
 
 
-async def test_one_odd_answer_fails_only_its_own_poll() -> None:
+async def test_one_odd_answer_fails_only_its_own_poll(make_poller: MakePoller) -> None:
     def handler(request: httpx.Request) -> httpx.Response:
         tasks = json.loads(request.content)
         data = [
@@ -131,7 +154,7 @@ async def test_one_odd_answer_fails_only_its_own_poll() -> None:
     assert isinstance(results[1], RunwareTransientError)
 
 
-async def test_max_delay_lets_a_fast_poller_skip_the_window() -> None:
+async def test_max_delay_lets_a_fast_poller_skip_the_window(make_poller: MakePoller) -> None:
     poller = make_poller(window=5.0)
     with respx.mock:
         respx.post(URL).mock(side_effect=answer)
@@ -153,6 +176,79 @@ async def test_triggers_in_one_loop_share_a_poller_and_the_last_one_closes_it() 
     await release_poller("runware_default", b)
     assert client.is_closed
     assert not poller_mod.active_pollers()
+
+
+@pytest.mark.parametrize(
+    ("status", "code", "error"),
+    [
+        (401, "invalidApiKey", RunwareAuthError),
+        (402, "insufficientCredits", RunwareInsufficientCreditsError),
+    ],
+    ids=["refused-key", "no-credit"],
+)
+async def test_an_account_refusal_fails_every_poll_alike_and_does_not_shrink_the_batch(
+    make_poller: MakePoller, status: int, code: str, error: type[Exception]
+) -> None:
+    sizes: list[int] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        sizes.append(len(json.loads(request.content)))
+        return httpx.Response(status, json={"data": [], "errors": [{"code": code, "message": "no"}]})
+
+    poller = make_poller()
+    with respx.mock:
+        respx.post(URL).mock(side_effect=handler)
+        results = await asyncio.gather(*(poller.get_state(f"j{i}") for i in range(6)), return_exceptions=True)
+    assert all(isinstance(r, error) and r.code == code for r in results), results
+    assert sizes == [6]  # one request: the refusal is about the account, not about one task
+    assert poller.max_batch == 250
+    assert (poller.stats.batch_rejections, poller.stats.isolated_refusals) == (0, 0)
+
+
+async def test_a_refusal_pinned_on_one_task_fails_only_that_poll_and_keeps_the_batch_size(
+    make_poller: MakePoller,
+) -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        tasks = json.loads(request.content)
+        if any(t["taskUUID"] == "bad" for t in tasks):
+            return httpx.Response(400, json={"errors": [{"code": "invalidTaskUUID", "message": "bad uuid"}]})
+        return answer(request, "success")
+
+    poller = make_poller()
+    uuids = [f"j{i}" for i in range(7)] + ["bad"]
+    with respx.mock:
+        respx.post(URL).mock(side_effect=handler)
+        results = await asyncio.gather(*(poller.get_state(u) for u in uuids), return_exceptions=True)
+    assert [getattr(r, "status", None) for r in results[:-1]] == ["success"] * 7
+    assert isinstance(results[-1], RunwareAPIError)
+    assert results[-1].code == "invalidTaskUUID"
+    assert poller.stats.isolated_refusals == 1
+    assert poller.max_batch == 250
+
+
+async def test_a_shrunken_batch_limit_grows_back_after_full_batches_are_answered(
+    make_poller: MakePoller,
+) -> None:
+    limit = [2]
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if len(json.loads(request.content)) > limit[0]:
+            return httpx.Response(400, json={"errors": [{"code": "tooManyTasks", "message": "too many"}]})
+        return answer(request)
+
+    poller = make_poller(max_batch=8)
+    with respx.mock:
+        respx.post(URL).mock(side_effect=handler)
+        await asyncio.gather(*(poller.get_state(f"a{i}") for i in range(8)))
+        assert poller.max_batch == 2
+        limit[0] = 1000  # Runware takes big batches again
+        for n in range(poller_mod.RECOVER_AFTER):
+            await asyncio.gather(*(poller.get_state(f"b{n}-{i}") for i in range(2)))
+            expected = 4 if n == poller_mod.RECOVER_AFTER - 1 else 2
+            assert poller.max_batch == expected, n
+        for n in range(2 * poller_mod.RECOVER_AFTER):
+            await asyncio.gather(*(poller.get_state(f"c{n}-{i}") for i in range(poller.max_batch)))
+    assert poller.max_batch == 8  # back to its ceiling, never above
 
 
 def test_poll_schedule_waits_the_first_delay_from_the_start_then_ramps() -> None:
