@@ -353,3 +353,21 @@ def test_refusal_leaves_no_file_behind(runware: UploadingRunware, allowed: Path,
     before = sorted(os.listdir(tmp_path))
     refused(templated({"output_path": str(tmp_path / "new" / "deep" / "x.mp4")}), runware)
     assert sorted(os.listdir(tmp_path)) == before  # no parent folders created either
+
+
+@pytest.mark.integration
+def test_airflow_config_list_shows_the_option(airflow_home: Path) -> None:
+    import subprocess
+    import sys
+
+    exe = Path(sys.executable).with_name("airflow")
+    env = {**os.environ, CONFIG_ENV: "/srv/media,s3://renders/"}
+    listed = subprocess.run(
+        [str(exe), "config", "list", "--section", "sync", "--show-values"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        check=True,
+    )
+    assert "allowed_media_roots = /srv/media,s3://renders/" in listed.stdout
