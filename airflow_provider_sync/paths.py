@@ -67,6 +67,9 @@ class MediaRoots:
         :param origin: where the entries were declared, for error messages.
         :raises SyncValidationError: for a relative folder or an unusable prefix.
         """
+        if isinstance(entries, str):
+            # One string is one comma-separated list, never a sequence of characters ("/" ...).
+            entries = entries.replace("\n", ",").split(",")
         local: list[Path] = []
         remote: list[str] = []
         for raw in entries:

@@ -371,3 +371,12 @@ def test_airflow_config_list_shows_the_option(airflow_home: Path) -> None:
         check=True,
     )
     assert "allowed_media_roots = /srv/media,s3://renders/" in listed.stdout
+
+
+def test_a_single_string_of_roots_is_not_read_character_by_character(tmp_path: Path) -> None:
+    roots = MediaRoots.parse(f"{tmp_path / 'a'},{tmp_path / 'b'}", "allowed_media_roots")
+    assert roots.local == ((tmp_path / "a").resolve(), (tmp_path / "b").resolve())
+    assert Path("/") not in roots.local
+    op = SyncLipsyncOperator(task_id="t", video=VIDEO, audio=AUDIO, allowed_media_roots=str(tmp_path / "a"))  # type: ignore[arg-type]
+    with pytest.raises(SyncValidationError, match="outside the allowed media roots"):
+        check_source("/etc/passwd.wav", "audio", op._media_roots(), from_template=True)
