@@ -88,4 +88,4 @@ def test_twenty_deferred_renders_finish_in_one_render_time_on_two_slots(
     # More renders waiting at once than there are slots: impossible if waiting held a slot.
     # (How many more depends on how fast a busy machine starts tasks, so no exact figure.)
     assert peak_deferred > 2
-    assert wall < TASKS / 2 * RENDER_SECONDS / 2  # well under the 200 s of worker polling
+    assert wall < TASKS / 2 * RENDER_SECONDS  # worker polling cannot finish in under 200 s
