@@ -145,7 +145,10 @@ class RunwareHook(BaseHook):
 
     @property
     def settings(self) -> _ConnectionSettings:
-        """Resolved connection settings (reads the connection once, synchronously)."""
+        """Resolved connection settings (reads the connection once, synchronously).
+
+        :raises RunwareAuthError: the connection has no usable key, or Runware refused it.
+        """
         if self._settings is None:
             self._settings = self._settings_from(self.get_connection(self.runware_conn_id))
         return self._settings
@@ -199,7 +202,17 @@ class RunwareHook(BaseHook):
         return Retrying(**_retry_kwargs(s, self.log))
 
     def run_tasks(self, tasks: list[dict[str, Any]]) -> RunwareResponse:
-        """POST one array of tasks; retry transient faults; return the parsed answer."""
+        """POST one array of tasks; retry transient faults; return the parsed answer.
+
+        Errors about single tasks stay in the answer (:class:`RunwareResponse` ``errors``);
+        only answers about the request as a whole raise.
+
+        :raises RunwareAuthError: the connection has no usable key, or Runware refused it.
+        :raises RunwareInsufficientCreditsError: the account cannot pay.
+        :raises RunwareAPIError: the request was refused (HTTP 4xx naming no task).
+        :raises RunwareTransientError: every attempt met a network fault, 408, 429, 5xx or a
+            garbled answer (``max_attempts`` tries with backoff).
+        """
         client = self.get_conn()
         url = self.settings.base_url
 
@@ -213,7 +226,7 @@ class RunwareHook(BaseHook):
         return self._retrying()(attempt)
 
     async def arun_tasks(self, tasks: list[dict[str, Any]]) -> RunwareResponse:
-        """Async :meth:`run_tasks`, for triggers: never blocks the event loop."""
+        """Async :meth:`run_tasks`, for triggers: never blocks the event loop. Raises the same."""
         s = await self.asettings()
         async for attempt in AsyncRetrying(**_retry_kwargs(s, self.log)):
             with attempt:
@@ -245,7 +258,16 @@ class RunwareHook(BaseHook):
         return ack_for(await self.arun_tasks([task]), task["taskUUID"])
 
     def get_task_states(self, task_uuids: Iterable[str]) -> dict[str, TaskState]:
-        """``getResponse`` for several tasks, batched; one :class:`TaskState` per UUID."""
+        """``getResponse`` for several tasks, batched; one :class:`TaskState` per UUID.
+
+        A task Runware does not know reads as ``not_found``; a failed job as ``error`` with
+        its :class:`RunwareJobError`.
+
+        :raises RunwareAuthError: the key was refused.
+        :raises RunwareAPIError: the request was refused without naming a task.
+        :raises RunwareTransientError: every attempt hit a transient fault, or an item's state
+            could not be read (an unknown status, a per-task ``serverBusy``).
+        """
         out: dict[str, TaskState] = {}
         for chunk in _chunks(list(task_uuids)):
             response = self.run_tasks([get_response_task(u) for u in chunk])
@@ -261,7 +283,7 @@ class RunwareHook(BaseHook):
         return out
 
     def get_task_state(self, task_uuid: str) -> TaskState:
-        """``getResponse`` for one task."""
+        """``getResponse`` for one task; raises as :meth:`get_task_states`."""
         return self.get_task_states([task_uuid])[task_uuid]
 
     async def aget_task_state(self, task_uuid: str) -> TaskState:
@@ -311,6 +333,9 @@ class RunwareHook(BaseHook):
 
         Uses a client without the API key: result URLs point at Runware's CDN (or anywhere),
         and the key must not travel there.
+
+        :raises RunwareAPIError: the URL answered HTTP 4xx.
+        :raises RunwareTransientError: every attempt met a network fault, 429 or 5xx.
         """
         if self._download_client is None:
             self._download_client = httpx.Client(
