@@ -178,7 +178,7 @@ def check_target(
         name = posixpath.basename(target.split("?", 1)[0].split("#", 1)[0])
         if suffix is None or not name.lower().endswith(suffix) or name.lower() == suffix:
             raise SyncValidationError(
-                f"{field}: {target!r} is not a {fmt} video file name; the output is only saved under a "
+                f"{field}: {target[:300]!r} is not a {fmt} video file name; the output is only saved under a "
                 f"name ending in {suffix or '.mp4/.webm/.mov'} (matching output_format), or into a folder "
                 "given with a trailing '/'"
             )
@@ -187,16 +187,17 @@ def check_target(
         location += "/"
     if not is_folder and not overwrite and _exists(location):
         raise SyncValidationError(
-            f"{field}: {target!r} already exists and is not replaced; set overwrite=True on the "
+            f"{field}: {target[:300]!r} already exists and is not replaced; set overwrite=True on the "
             "operator to replace it, or choose another name"
         )
     return location
 
 
 def _check_runtime(value: str, field: str, roots: MediaRoots, verb: str) -> str:
+    from airflow_provider_sync.media import describe_source  # media imports this module
+
     text = value.strip()
-    shown = value if len(value) <= 300 else value[:300] + "..."
-    where = f"{field}: {shown!r} comes from a template (a run-time value)"
+    where = f"{field}: {describe_source(value, 300)!r} comes from a template (a run-time value)"
     if text.startswith("~") or text.startswith(tuple(s + "~" for s in _LOCAL_SCHEMES)):
         raise SyncValidationError(f"{where}, and '~' is refused there: give an absolute path")
     if _is_url(text) and not text.startswith(_LOCAL_SCHEMES):
