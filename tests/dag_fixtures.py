@@ -5,6 +5,7 @@ Registered for the whole suite through ``pytest_plugins`` in ``tests/conftest.py
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,10 +29,41 @@ def emulator_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulat
         yield server
 
 
+def wait_until_idle(server: EmulatorServer, timeout: float = 30.0) -> None:
+    """Wait until every request the emulator received has been answered.
+
+    A request an earlier test gave up on (a client timeout shorter than a ``slow`` fault) is
+    still being answered, and is logged when it is: resetting before then would let it land
+    in the next test's request log and job table. Bounded: a request that never ends fails
+    the test that would have inherited it, saying so.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        received = server.admin.stats()["requests"]
+        logged = len(server.admin.requests())
+        if received <= logged or logged >= LOG_LIMIT:  # past the log's limit it cannot tell
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(
+                f"{received - logged} emulator request(s) still unanswered after {timeout} s"
+            )
+        time.sleep(0.02)
+
+
+#: The emulator's default request-log length (``EmulatorConfig.log_limit``).
+LOG_LIMIT = 5000
+
+
+def fresh(server: EmulatorServer) -> None:
+    """Reset ``server`` once no earlier request is in flight (see :func:`wait_until_idle`)."""
+    wait_until_idle(server)
+    server.admin.reset()
+
+
 @pytest.fixture
 def emulator(emulator_server: EmulatorServer, monkeypatch: pytest.MonkeyPatch) -> EmulatorServer:
     """The emulator, reset, with ``runware_default`` pointing at it."""
-    emulator_server.admin.reset()
+    fresh(emulator_server)
     emulator_server.admin.configure(render_seconds=0.5, output="metadata", api_keys=[API_KEY])
     for name, value in runware_conn_env(emulator_server.base_url, API_KEY).items():
         monkeypatch.setenv(name, value)

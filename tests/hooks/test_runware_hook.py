@@ -220,11 +220,9 @@ def test_test_connection_names_a_refused_key() -> None:
 def test_test_connection_tries_once_with_a_short_timeout_when_runware_is_down() -> None:
     with respx.mock:
         route = respx.post(URL).mock(side_effect=httpx.ConnectError("refused"))
-        started = time.monotonic()
         ok, message = RunwareHook().test_connection()
     assert not ok
-    assert route.call_count == 1
-    assert time.monotonic() - started < 2
+    assert route.call_count == 1  # no retry, so no backoff: the answer comes at once (counted, not timed)
     assert message.startswith(f"Could not reach Runware at {URL}")
     timeout = route.calls[0].request.extensions["timeout"]
     assert timeout["read"] <= 10

@@ -13,6 +13,7 @@ from airflow_provider_sync._compat import TaskDeferred
 from airflow_provider_sync.emulator import EmulatorServer
 from airflow_provider_sync.operators.sync import SyncBaseOperator, SyncLipsyncOperator
 
+from ..dag_fixtures import fresh
 from ..operators.conftest import FakeTI
 
 KEY = "reliability-key-51aa"
@@ -29,7 +30,7 @@ def fault_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmulatorS
 @pytest.fixture
 def emu(fault_server: EmulatorServer, monkeypatch: pytest.MonkeyPatch) -> EmulatorServer:
     """Reset emulator; ``runware_default`` with a 1 s timeout and quick retries."""
-    fault_server.admin.reset()
+    fresh(fault_server)  # a slow fault outlives the 1 s client timeout: let it land first
     fault_server.admin.configure(
         render_seconds=0.3, output="metadata", rate_limit=0, credit_usd=None, api_keys=[KEY]
     )

@@ -158,7 +158,8 @@ async def test_max_delay_lets_a_fast_poller_skip_the_window(make_poller: MakePol
     poller = make_poller(window=5.0)
     with respx.mock:
         respx.post(URL).mock(side_effect=answer)
-        state = await asyncio.wait_for(poller.get_state("quick", max_delay=0.01), timeout=1.0)
+        # Bounded well below the 5 s window, and far above any machine's scheduling delay.
+        state = await asyncio.wait_for(poller.get_state("quick", max_delay=0.01), timeout=3.0)
     assert state.status == "processing"
 
 
