@@ -10,10 +10,18 @@ import pytest
 from airflow_provider_sync.exceptions import (
     RunwareAPIError,
     RunwareAuthError,
+    RunwareInsufficientCreditsError,
     RunwareJobError,
     RunwareTransientError,
 )
-from airflow_provider_sync.protocol import ack_for, parse_body, request_error, task_state
+from airflow_provider_sync.protocol import (
+    ack_for,
+    error_from_item,
+    is_transient_status,
+    parse_body,
+    request_error,
+    task_state,
+)
 
 UUID = "5d0c6a1e-2b3f-4c5d-8e9f-0a1b2c3d4e5f"
 
@@ -112,3 +120,115 @@ def test_a_refusal_naming_no_task_is_a_request_error_and_one_naming_a_task_is_no
     assert isinstance(request_error(anonymous, [UUID]), RunwareAPIError)
     about_task = parse(400, {"data": [], "errors": [{"code": "taskExpired", "taskUUID": UUID}]})
     assert request_error(about_task, [UUID]) is None
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"), [("2.5", 2.5), ("0", 0.0), ("-3", 0.0), ("Wed, 21 Oct 2026 07:28:00 GMT", None)]
+)
+def test_retry_after_is_read_in_seconds_and_a_date_falls_back_to_our_backoff(
+    header: str, expected: float | None
+) -> None:
+    with pytest.raises(RunwareTransientError) as raised:
+        parse_body(429, b"{}", {"retry-after": header})
+    assert raised.value.retry_after == expected
+    assert raised.value.code == "rateLimitExceeded"  # 429 without a code in its body
+
+
+def test_a_transient_answer_keeps_runware_s_own_code_and_message() -> None:
+    body = {"errors": [{"code": "serviceUnavailable", "message": "maintenance until 10:00"}]}
+    with pytest.raises(RunwareTransientError) as raised:
+        parse(503, body)
+    assert (raised.value.code, raised.value.message, raised.value.status_code) == (
+        "serviceUnavailable",
+        "maintenance until 10:00",
+        503,
+    )
+
+
+@pytest.mark.parametrize(
+    ("status", "error"),
+    [
+        (401, RunwareAuthError),
+        (403, RunwareAuthError),
+        (402, RunwareInsufficientCreditsError),
+        (404, RunwareAPIError),
+    ],
+)
+def test_an_empty_error_answer_is_classified_by_its_status(status: int, error: type[Exception]) -> None:
+    with pytest.raises(error) as raised:
+        parse(status, {})
+    assert type(raised.value) is error
+    assert raised.value.status_code == status
+
+
+def test_a_single_error_object_is_read_like_a_list_of_one() -> None:
+    with pytest.raises(RunwareAuthError) as raised:
+        parse(401, {"error": {"code": "invalidApiKey", "message": "Invalid API key"}})
+    assert raised.value.code == "invalidApiKey"
+
+
+def test_an_account_refusal_fails_the_request_even_under_http_200_and_beside_data() -> None:
+    item = {"taskUUID": UUID, "status": "processing"}
+    with pytest.raises(RunwareInsufficientCreditsError):
+        parse(200, {"data": [item], "errors": [{"code": "insufficientCredits", "message": "top up"}]})
+
+
+def test_error_fields_are_read_in_every_spelling_runware_uses() -> None:
+    legacy = error_from_item({"errorCode": "invalidModel", "parameter": "model", "allowedValues": ["a"]})
+    assert (legacy.code, legacy.message, legacy.parameter, legacy.allowed_values) == (
+        "invalidModel",
+        "invalidModel",  # no message: the code stands in for it
+        "model",
+        ["a"],
+    )
+    nested_text = error_from_item({"taskUUID": UUID, "status": "error", "error": "render crashed"})
+    assert (nested_text.message, nested_text.task_uuid) == ("render crashed", UUID)
+    assert error_from_item({}).message == "unknown error"
+    assert isinstance(error_from_item({"code": "rateLimitExceeded"}), RunwareTransientError)
+    assert isinstance(error_from_item({"code": "invalidModel"}, 500), RunwareTransientError)
+
+
+def test_statuses_are_read_in_any_case_and_spelling() -> None:
+    for status in ("SUCCESS", "succeeded", "Completed", "done"):
+        item = {"taskUUID": UUID, "status": status, "videoURL": "https://cdn.test/v.mp4"}
+        assert task_state(parse(200, {"data": [item]}), UUID).status == "success"
+    for status in ("pending", "QUEUED", "running", "in_progress", ""):
+        assert (
+            task_state(parse(200, {"data": [{"taskUUID": UUID, "status": status}]}), UUID).status
+            == "processing"
+        )
+    for status in ("failed", "FAILURE"):
+        assert (
+            task_state(parse(200, {"data": [{"taskUUID": UUID, "status": status}]}), UUID).status == "error"
+        )
+    with pytest.raises(RunwareTransientError, match="unknown status"):
+        task_state(parse(200, {"data": [{"taskUUID": UUID, "status": "paused"}]}), UUID)
+
+
+def test_a_success_keeps_every_field_runware_sent() -> None:
+    item = {
+        "taskUUID": UUID,
+        "status": "success",
+        "videoURL": "https://cdn.test/v.mp4",
+        "seed": 7,
+        "newField": [1],
+    }
+    assert task_state(parse(200, {"data": [item]}), UUID).result == item
+
+
+def test_an_answer_that_does_not_mention_the_submitted_task_is_transient() -> None:
+    other = "00000000-0000-4000-8000-000000000000"
+    with pytest.raises(RunwareTransientError, match="did not acknowledge"):
+        ack_for(parse(200, {"data": [{"taskUUID": other, "status": "processing"}]}), UUID)
+    ours = {"taskUUID": UUID, "taskType": "videoInference", "status": "processing"}
+    both = parse(
+        200, {"data": [ours], "errors": [{"code": "invalidModel", "taskUUID": other, "message": "x"}]}
+    )
+    assert ack_for(both, UUID) == ours  # another task's error is not ours
+
+
+@pytest.mark.parametrize(
+    ("status", "transient"), [(None, False), (400, False), (499, False), (500, True), (599, True)]
+)
+def test_which_statuses_are_worth_retrying(status: int | None, transient: bool) -> None:
+    assert is_transient_status(status) is transient

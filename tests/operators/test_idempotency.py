@@ -226,6 +226,23 @@ def test_conflict_whose_second_probe_is_unreadable_re_attaches_rather_than_payin
     assert hook.submitted == [u0]
 
 
+def test_local_media_is_uploaded_once_even_when_a_conflict_leads_to_the_next_generation() -> None:
+    prepared: list[str] = []
+
+    def prepare(task: dict[str, Any]) -> dict[str, Any]:
+        prepared.append("upload")
+        return {**task, "inputs": {"video": "uploaded-uuid"}}
+
+    hook = ScriptedHook()
+    u0, u1 = KEY.task_uuid(0), KEY.task_uuid(1)
+    hook.states[u0] = [TaskState(u0, "not_found"), failed(u0)]
+    hook.acks[u0] = duplicate(u0)
+    attach(hook, prepare=prepare)
+    assert prepared == ["upload"]
+    assert [t["inputs"] for t in hook.sent] == [{"video": "uploaded-uuid"}] * 2
+    assert hook.submitted == [u0, u1]
+
+
 def test_a_refused_submission_is_raised_not_retried_under_another_uuid() -> None:
     hook = ScriptedHook()
     hook.acks[KEY.task_uuid(0)] = RunwareAPIError("bad", code="invalidParameter")

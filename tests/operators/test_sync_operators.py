@@ -209,6 +209,8 @@ def test_a_failed_job_is_retried_under_a_new_uuid(fake_runware: FakeRunware) -> 
         lipsync(deferrable=False).execute(context())
     assert err.value.code == "timeoutProvider"
     assert "took too long" in str(err.value)
+    # The error keeps what Runware said: its HTTP status and the job it is about.
+    assert (err.value.status_code, err.value.task_uuid) == (400, fake_runware.submissions[0]["taskUUID"])
     fake_runware.script = [SUCCESS]
     result = lipsync(deferrable=False).execute(context())
     first, second = fake_runware.submissions
@@ -391,3 +393,57 @@ def test_plain_http_results_are_accepted_only_from_an_emulator_on_loopback(
         lipsync().execute_complete(
             context(FakeTI()), {"status": "success", "task_uuid": "u", "result": elsewhere}
         )
+
+
+def test_a_rerun_after_the_job_succeeded_returns_its_result_at_once(fake_runware: FakeRunware) -> None:
+    fake_runware.script = [SUCCESS]
+    first = lipsync(deferrable=False).execute(context())
+    calls = len(fake_runware.tasks)
+    again = lipsync(deferrable=True).execute(context())  # no deferral: the job is already over
+    assert again["task_uuid"] == first["task_uuid"]
+    assert again["video_url"] == SUCCESS["videoURL"]
+    assert [t["taskType"] for t in fake_runware.tasks[calls:]] == ["getResponse"]  # the probe alone
+    assert len(fake_runware.submissions) == 1
+
+
+@pytest.mark.parametrize("rendered", ["None", "", "  "])
+def test_an_output_path_rendered_empty_or_none_saves_nothing(
+    fake_runware: FakeRunware, rendered: str
+) -> None:
+    op = lipsync(deferrable=False, output_path="{{ params.out }}")
+    op.render_template_fields(context(params={"out": rendered}))
+    result = op.execute(context())  # a download would reach respx unmocked and fail
+    assert result["status"] == "success"
+    assert "output_path" not in result
+
+
+def test_jinja_statements_count_as_templates_and_wait_for_execute() -> None:
+    op = lipsync(sync_mode="{% if params.fast %}cut_off{% else %}remap{% endif %}")
+    op.render_template_fields(context(params={"fast": True}))
+    assert op.build_request()["providerSettings"]["sync"]["syncMode"] == "cut_off"
+
+
+def test_each_saved_render_is_an_asset_event_naming_the_file(runware_conn: str, tmp_path: Any) -> None:
+    from collections import defaultdict
+
+    import httpx
+    import respx
+
+    fake = FakeRunware()
+    fake.script = [SUCCESS]
+    target = tmp_path / "renders" / "take.mp4"
+    op = lipsync(deferrable=False, output_path=str(target), output_asset="sync_renders")
+    events: defaultdict[Any, SimpleNamespace] = defaultdict(lambda: SimpleNamespace(extra=None))
+    with respx.mock:
+        respx.post("http://runware.test/v1").mock(side_effect=fake.handler)
+        respx.get(SUCCESS["videoURL"]).mock(return_value=httpx.Response(200, content=b"\x00video" * 100))
+        result = op.execute(context(outlet_events=events))
+    assert target.read_bytes() == b"\x00video" * 100
+    assert (result["output_path"], result["output_bytes"]) == (str(target), 600)
+    assert events[op.output_asset].extra == {
+        "task_uuid": result["task_uuid"],
+        "model": "sync:lipsync-2@1",
+        "video_url": SUCCESS["videoURL"],
+        "output_path": str(target),
+        "cost": SUCCESS["cost"],
+    }
