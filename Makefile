@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint docs clean test-distributed
+.PHONY: demo test lint docs clean test-distributed check-testing-kit
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -36,11 +36,16 @@ DIST_PACKAGES := apache-airflow-providers-celery psycopg2-binary asyncpg embedde
 $(DSTAMP): pyproject.toml constraints-distributed.txt
 	test -x $(DBIN)/python || $(PYTHON) -m venv $(DVENV)
 	$(DBIN)/python -m pip install --quiet --disable-pip-version-check -c constraints-distributed.txt \
-		-e '.[emulator]' $(DIST_PACKAGES)
+		-e '.[testing]' $(DIST_PACKAGES)
 	touch $(DSTAMP)
 
 test-distributed: $(DSTAMP)
 	$(DBIN)/pytest -m distributed -p no:cacheprovider tests/distributed
+
+# A user's view of the testing kit: a fresh venv with only the package and its `testing`
+# extra runs the example user test of docs/user-tests (docs/testing.md).
+check-testing-kit:
+	PYTHON=$(PYTHON) sh scripts/check_testing_kit.sh
 
 clean:
 	rm -rf $(VENV) $(DVENV) .demo site .pytest_cache .mypy_cache .ruff_cache

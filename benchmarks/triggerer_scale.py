@@ -1,4 +1,4 @@
-"""How many renders can one triggerer carry? Our trigger vs. the usual one-request-per-job poller.
+"""How many renders can one triggerer carry? Our trigger vs. one-request-per-job pollers.
 
 Starts the local emulator, submits N jobs, then runs N triggers in one asyncio event loop
 (as a triggerer does) until every job has fired its event, and prints per variant:
@@ -8,9 +8,17 @@ Starts the local emulator, submits N jobs, then runs N triggers in one asyncio e
 * peak RSS of the process,
 * p50/p95 delay between a job finishing on the emulator and its trigger firing.
 
-Each variant runs in a fresh child process so their memory figures do not mix. The naive
-variant is written here the way most providers poll: each trigger sleeps, opens a new
-``httpx.AsyncClient``, POSTs one ``getResponse``, closes the client.
+Each variant runs in a fresh child process so their memory figures do not mix. Variants:
+
+* ``ours``: :class:`RunwareTaskTrigger`, whose polls are coalesced into batched
+  ``getResponse`` requests over one client per connection and event loop;
+* ``shared``: the best design without batching: one ``getResponse`` per job per poll, over
+  ONE ``httpx.AsyncClient`` shared by every trigger (keep-alive pool of 100 connections);
+* ``naive``: the way most providers poll: each trigger sleeps, opens a new
+  ``httpx.AsyncClient``, POSTs one ``getResponse``, closes the client.
+
+``shared`` against ``naive`` is what client reuse buys; ``ours`` against ``shared`` is what
+batching buys on top of it.
 
     .venv/bin/python benchmarks/triggerer_scale.py            # N = 1,000
     .venv/bin/python benchmarks/triggerer_scale.py --n 5000   # the big run
@@ -62,7 +70,7 @@ def submit_jobs(base_url: str, n: int) -> list[str]:
 
 
 async def run_ours(uuids: list[str], interval: float, spread: float) -> tuple[dict[str, float], int]:
-    from airflow_provider_sync.triggers import poller as poller_mod
+    from airflow_provider_sync.hooks import batch_poller as poller_mod
     from airflow_provider_sync.triggers.runware import RunwareTaskTrigger
 
     fired: dict[str, float] = {}
@@ -90,50 +98,70 @@ async def run_ours(uuids: list[str], interval: float, spread: float) -> tuple[di
 
 
 async def run_naive(
-    uuids: list[str], interval: float, spread: float, base_url: str
+    uuids: list[str], interval: float, spread: float, base_url: str, shared: bool = False
 ) -> tuple[dict[str, float], int]:
+    """One ``getResponse`` per job per poll: a new client each time, or one ``shared`` client."""
     import httpx
 
     fired: dict[str, float] = {}
     polls = 0
     now = time.time()
+    headers = {"Authorization": f"Bearer {API_KEY}"}
+    # The pool keeps as many idle connections as it may open, so a poll wave never has to
+    # open (and then drop) a connection: the most a non-batching poller can get from reuse.
+    common = httpx.AsyncClient(
+        headers=headers,
+        timeout=60,
+        limits=httpx.Limits(max_connections=100, max_keepalive_connections=100),
+    )
+
+    async def poll(client: httpx.AsyncClient, task_uuid: str) -> httpx.Response:
+        return await client.post(base_url, json=[{"taskType": "getResponse", "taskUUID": task_uuid}])
 
     async def one(task_uuid: str, started: float) -> None:
         nonlocal polls
         await asyncio.sleep(max(0.0, started - time.time()))
         while True:
             await asyncio.sleep(interval)
-            async with httpx.AsyncClient(
-                headers={"Authorization": f"Bearer {API_KEY}"}, timeout=60
-            ) as client:
-                try:
-                    resp = await client.post(
-                        base_url, json=[{"taskType": "getResponse", "taskUUID": task_uuid}]
-                    )
-                except httpx.HTTPError:
-                    continue
+            try:
+                if shared:
+                    resp = await poll(common, task_uuid)
+                else:
+                    async with httpx.AsyncClient(headers=headers, timeout=60) as client:
+                        resp = await poll(client, task_uuid)
+            except httpx.HTTPError:
+                continue
             polls += 1
             items = resp.json().get("data") or []
             if items and items[0].get("status") == "success":
                 fired[task_uuid] = time.time()
                 return
 
-    await asyncio.gather(*(one(u, now + random.uniform(0, spread)) for u in uuids))
+    try:
+        await asyncio.gather(*(one(u, now + random.uniform(0, spread)) for u in uuids))
+    finally:
+        await common.aclose()
     return fired, polls
 
 
 def child(args: argparse.Namespace) -> None:
     """One variant, in its own process; prints one JSON line of figures."""
-    from airflow_provider_sync.emulator import EmulatorAdmin
+    from airflow_provider_sync.testing.emulator import EmulatorAdmin
 
     admin = EmulatorAdmin(args.admin_url)
     uuids = json.loads(args.uuids_file.read()) if hasattr(args.uuids_file, "read") else []
+    # Import before the clock starts: a triggerer has Airflow and httpx loaded already.
+    import httpx  # noqa: F401
+
+    if args.variant == "ours":
+        import airflow_provider_sync.triggers.runware  # noqa: F401
     requests_before = admin.stats()["requests"]
     cpu0, wall0 = time.process_time(), time.monotonic()
     if args.variant == "ours":
         fired, polls = asyncio.run(run_ours(uuids, args.interval, args.interval))
     else:
-        fired, polls = asyncio.run(run_naive(uuids, args.interval, args.interval, args.base_url))
+        shared = args.variant == "shared"
+        fired, polls = asyncio.run(run_naive(uuids, args.interval, args.interval, args.base_url, shared))
     cpu, wall = time.process_time() - cpu0, time.monotonic() - wall0
     requests = admin.stats()["requests"] - requests_before
     jobs = {j["taskUUID"]: j for j in admin.jobs() if j["taskUUID"] in fired}
@@ -165,7 +193,8 @@ def main() -> int:
     parser.add_argument("--n", type=int, default=1000, help="concurrent jobs (default 1000)")
     parser.add_argument("--interval", type=float, default=10.0, help="poll interval, seconds")
     parser.add_argument("--render", type=float, default=25.0, help="emulated render time, seconds")
-    parser.add_argument("--variants", default="ours,naive")
+    parser.add_argument("--variants", default="ours,shared,naive", help="ours, shared, naive")
+    parser.add_argument("--json", action="store_true", help="print the figures as one JSON line too")
     parser.add_argument("--variant", help=argparse.SUPPRESS)
     parser.add_argument("--uuids-file", type=argparse.FileType(), help=argparse.SUPPRESS)
     parser.add_argument("--base-url", help=argparse.SUPPRESS)
@@ -175,7 +204,7 @@ def main() -> int:
         child(args)
         return 0
 
-    from airflow_provider_sync.emulator import EmulatorProcess
+    from airflow_provider_sync.testing.emulator import EmulatorProcess
 
     results = []
     emulator_args = ["--api-key", API_KEY, "--render-seconds", str(args.render), "--output", "metadata"]
@@ -218,6 +247,8 @@ def main() -> int:
                 return 1
             results.append(json.loads(out.stdout.strip().splitlines()[-1]))
     print_table(results, args)
+    if args.json:
+        print(json.dumps(results))
     return 0
 
 

@@ -34,7 +34,7 @@ def main() -> int:
     parser.add_argument("--render-seconds", type=float, default=4.0, help="emulated render time")
     args = parser.parse_args()
 
-    from airflow_provider_sync.sandbox import migrate_db, runware_conn_env, sandbox_env
+    from airflow_provider_sync.testing.sandbox import migrate_db, runware_conn_env, sandbox_env
 
     started = time.monotonic()
     home = WORK / "airflow"
@@ -46,7 +46,7 @@ def main() -> int:
     # Airflow reads its configuration at first import: set it before anything imports airflow.
     os.environ.update(env)
 
-    from airflow_provider_sync.emulator import EmulatorProcess
+    from airflow_provider_sync.testing.emulator import EmulatorProcess
 
     emulator_args = [
         "--api-key",
@@ -68,14 +68,14 @@ def main() -> int:
 
 
 def run_dag(sync_mode: str, output_format: str) -> dict[str, object]:
-    from airflow_provider_sync.sandbox import load_dag, task_states, xcom_results
+    from airflow_provider_sync.testing.sandbox import load_dag, task_states, xcom_results
 
     output = WORK / "output" / f"lipsync-{sync_mode}.{output_format.lower()}"
     output.unlink(missing_ok=True)
     dag = load_dag(DAG_FILE)
     for task in dag.tasks:
         task.deferrable = True  # type: ignore[attr-defined]
-    from airflow_provider_sync.emulator.samples import ensure_samples
+    from airflow_provider_sync.testing.emulator.samples import ensure_samples
 
     # Local files: the operator uploads them first, as it would a clip from your own disk.
     # The short voice leaves room after it, so the sync mode's effect can be heard.
@@ -103,7 +103,7 @@ def print_summary(result: dict[str, object], wall: float) -> None:
     if isinstance(path, str) and Path(path).exists():
         print(f"\nRendered video: {path}")
         try:
-            from airflow_provider_sync.emulator.render import make_contact_sheet, probe_media
+            from airflow_provider_sync.testing.emulator.render import make_contact_sheet, probe_media
 
             info = probe_media(Path(path))
             print(f"Duration: {info.duration:.2f} s (video {info.video_codec}, audio {info.audio_codec})")

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_sync.sandbox import migrate_db, sandbox_env
+from airflow_provider_sync.testing.sandbox import migrate_db, sandbox_env
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLE_DAGS = REPO / "example_dags"

@@ -7,14 +7,15 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from airflow_provider_sync.emulator import EmulatorServer
-from airflow_provider_sync.sandbox import load_dag, runware_conn_env, task_states, xcom_results
+from airflow_provider_sync.testing.dags import DagResult
+from airflow_provider_sync.testing.dags import run_dag as run_dag_once
+from airflow_provider_sync.testing.emulator import EmulatorServer
+from airflow_provider_sync.testing.sandbox import load_dag, runware_conn_env
 
 from .conftest import EXAMPLE_DAGS
 
@@ -70,20 +71,6 @@ def emulator(emulator_server: EmulatorServer, monkeypatch: pytest.MonkeyPatch) -
     return emulator_server
 
 
-@dataclass
-class DagResult:
-    """What a ``dag.test()`` run left behind."""
-
-    dag_id: str
-    run_id: str
-    state: str
-    tasks: dict[str, str]
-    xcom: dict[str, Any]
-
-    def xcom_key(self, key: str) -> dict[str, Any]:
-        return xcom_results(self.dag_id, self.run_id, key)
-
-
 RunDag = Callable[..., DagResult]
 
 
@@ -95,20 +82,7 @@ def run_dag(airflow_home: Path) -> RunDag:
         file: str, conf: dict[str, Any] | None = None, deferrable: bool | None = None, **kw: Any
     ) -> DagResult:
         dag = load_dag(EXAMPLE_DAGS / file)
-        if deferrable is not None:
-            for task in dag.tasks:
-                if hasattr(task, "partial_kwargs"):  # a mapped operator: its tasks are made at run time
-                    task.partial_kwargs["deferrable"] = deferrable
-                elif hasattr(task, "deferrable"):
-                    task.deferrable = deferrable
-        dag_run = dag.test(run_conf={"poll_interval": 0.2, **(conf or {})}, **kw)
-        return DagResult(
-            dag_id=dag.dag_id,
-            run_id=dag_run.run_id,
-            state=str(dag_run.state),
-            tasks=task_states(dag.dag_id, dag_run.run_id),
-            xcom=xcom_results(dag.dag_id, dag_run.run_id),
-        )
+        return run_dag_once(dag, {"poll_interval": 0.2, **(conf or {})}, deferrable=deferrable, **kw)
 
     return run
 

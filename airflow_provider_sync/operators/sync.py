@@ -19,6 +19,12 @@ from airflow_provider_sync.exceptions import (
     RunwareTimeoutError,
     SyncValidationError,
 )
+from airflow_provider_sync.job_watch import (
+    PollSchedule,
+    estimate_render_time,
+    first_poll_delay,
+    format_duration,
+)
 from airflow_provider_sync.links import VIDEO_URL_XCOM_KEY, SyncOutputVideoLink
 from airflow_provider_sync.media import describe_source
 from airflow_provider_sync.models import (
@@ -30,12 +36,6 @@ from airflow_provider_sync.models import (
 )
 from airflow_provider_sync.paths import MediaRoots, TemplatedPaths
 from airflow_provider_sync.payloads import JobEvent, SyncResult, error_class
-from airflow_provider_sync.polling import (
-    PollSchedule,
-    estimate_render_time,
-    first_poll_delay,
-    format_duration,
-)
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -364,7 +364,7 @@ class SyncBaseOperator(BaseOperator):
         started = time.time()
         deadline = started + timeout
         if attachment.finished and attachment.state is not None:
-            from airflow_provider_sync.polling import JobWatch
+            from airflow_provider_sync.job_watch import JobWatch
 
             event = JobWatch(task_uuid, deadline=deadline, started=started).on_state(attachment.state)
             assert event is not None
@@ -410,7 +410,7 @@ class SyncBaseOperator(BaseOperator):
         return replace_sources(task, uploaded)
 
     def _poll_in_worker(self, task_uuid: str, schedule: PollSchedule, deadline: float) -> JobEvent:
-        from airflow_provider_sync.polling import JobWatch
+        from airflow_provider_sync.job_watch import JobWatch
 
         watch = JobWatch(task_uuid, deadline=deadline, started=schedule.started)
         hook = self.hook

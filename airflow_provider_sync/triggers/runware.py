@@ -9,10 +9,10 @@ from typing import Any
 
 from airflow_provider_sync._compat import BaseTrigger, TriggerEvent
 from airflow_provider_sync.exceptions import RunwareError
+from airflow_provider_sync.hooks.batch_poller import poller_for, release_poller
 from airflow_provider_sync.hooks.runware import RunwareHook
+from airflow_provider_sync.job_watch import DEFAULT_NOT_FOUND_GRACE, JobWatch, PollSchedule
 from airflow_provider_sync.payloads import JobEvent
-from airflow_provider_sync.polling import DEFAULT_NOT_FOUND_GRACE, JobWatch, PollSchedule
-from airflow_provider_sync.triggers.poller import poller_for, release_poller
 
 
 class RunwareTaskTrigger(BaseTrigger):
@@ -24,7 +24,7 @@ class RunwareTaskTrigger(BaseTrigger):
 
     Triggers on the same connection in one triggerer share one HTTP client, and their polls
     are coalesced into batched ``getResponse`` requests (see
-    :mod:`airflow_provider_sync.triggers.poller`).
+    :mod:`airflow_provider_sync.hooks.batch_poller`).
 
     Events carry a JSON-able dict with ``status`` = ``success`` (with ``result``), ``error``
     (with ``error``: Runware's code and message) or ``timeout`` (with ``message``).

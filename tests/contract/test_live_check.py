@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from airflow_provider_sync import live_check
-from airflow_provider_sync.emulator import EmulatorServer
+from airflow_provider_sync.testing.emulator import EmulatorServer
 
 KEY = "live-check-key-6d2a"
 

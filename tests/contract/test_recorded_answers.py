@@ -13,8 +13,8 @@ import httpx
 import pytest
 
 from airflow_provider_sync import exceptions
-from airflow_provider_sync.emulator import EmulatorServer
 from airflow_provider_sync.protocol import ack_for, parse_body, task_state
+from airflow_provider_sync.testing.emulator import EmulatorServer
 
 FIXTURES = sorted((Path(__file__).resolve().parents[1] / "fixtures" / "runware").glob("*.json"))
 KEY = "contract-key-1f0c"

@@ -19,7 +19,7 @@ from collections import Counter
 from pathlib import Path
 from typing import IO, Any
 
-from airflow_provider_sync.sandbox import migrate_db, sandbox_env
+from airflow_provider_sync.testing.sandbox import migrate_db, sandbox_env
 
 COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from airflow_provider_sync.emulator import EmulatorProcess
+from airflow_provider_sync.testing.emulator import EmulatorProcess
 
 from .stack import AirflowStack
 

@@ -209,7 +209,10 @@ def _griffe_rst() -> Any:
     ("rst", "markdown"),
     [
         ("an :class:`~airflow.sdk.Asset` or URI", "an `Asset` or URI"),
-        ("see :mod:`airflow_provider_sync.triggers.poller`", "see `airflow_provider_sync.triggers.poller`"),
+        (
+            "see :mod:`airflow_provider_sync.hooks.batch_poller`",
+            "see `airflow_provider_sync.hooks.batch_poller`",
+        ),
         ("Async :meth:`run_tasks`.", "Async `run_tasks()`."),
         ("after :data:`MAX_GENERATIONS` jobs", "after `MAX_GENERATIONS` jobs"),
         (":class:`the hook <RunwareHook>`", "`the hook`"),

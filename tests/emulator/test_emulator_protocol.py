@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from airflow_provider_sync.emulator import EmulatorProcess, EmulatorServer
+from airflow_provider_sync.testing.emulator import EmulatorProcess, EmulatorServer
 
 from ..dag_fixtures import fresh, wait_until_idle
 

@@ -13,8 +13,8 @@ from typing import Any
 import httpx
 import pytest
 
-from airflow_provider_sync.emulator import EmulatorServer
-from airflow_provider_sync.emulator.remote import is_loopback_url
+from airflow_provider_sync.testing.emulator import EmulatorServer
+from airflow_provider_sync.testing.emulator.remote import is_loopback_url
 
 KEY = "emu-remote-key-41aa"
 VIDEO = b"\x00\x00\x00\x18ftypmp42" + b"v" * 50_000

@@ -9,15 +9,15 @@ import pytest
 
 pytest.importorskip("av", reason="the [emulator] extra (PyAV) is not installed")
 
-from airflow_provider_sync.emulator.render import (
+from airflow_provider_sync.testing.emulator.render import (
     audio_rms_profile,
     decode_audio,
     make_contact_sheet,
     probe_media,
     render_sync_output,
 )
-from airflow_provider_sync.emulator.samples import Samples, ensure_samples
-from airflow_provider_sync.emulator.synth import speech_duration, synthesize_speech
+from airflow_provider_sync.testing.emulator.samples import Samples, ensure_samples
+from airflow_provider_sync.testing.emulator.synth import speech_duration, synthesize_speech
 
 RATE = 16000
 VIDEO = 6.0

@@ -45,7 +45,9 @@ def test_a_key_that_cannot_travel_in_a_header_is_refused_without_quoting_it(
 
 def test_every_form_of_the_key_is_registered_with_the_masker(monkeypatch: pytest.MonkeyPatch) -> None:
     registered: list[str] = []
-    monkeypatch.setattr("airflow_provider_sync._compat.mask_secret", lambda value, *a, **k: registered.append(value))
+    monkeypatch.setattr(
+        "airflow_provider_sync._compat.mask_secret", lambda value, *a, **k: registered.append(value)
+    )
     use_key(monkeypatch, f"{KEY}/+\n")
     assert RunwareHook().settings.api_key == f"{KEY}/+"
     strings = {r for r in registered if isinstance(r, str)}

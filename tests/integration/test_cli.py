@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from airflow_provider_sync.emulator import EmulatorServer
+from airflow_provider_sync.testing.emulator import EmulatorServer
 
 pytestmark = pytest.mark.integration
 

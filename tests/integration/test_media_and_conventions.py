@@ -8,9 +8,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from airflow_provider_sync.emulator import EmulatorServer
-from airflow_provider_sync.emulator.render import probe_media
-from airflow_provider_sync.emulator.samples import ensure_samples
+from airflow_provider_sync.testing.emulator import EmulatorServer
+from airflow_provider_sync.testing.emulator.render import probe_media
+from airflow_provider_sync.testing.emulator.samples import ensure_samples
 
 from ..dag_fixtures import RunDag
 

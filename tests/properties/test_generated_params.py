@@ -16,10 +16,10 @@ import respx
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from airflow_provider_sync.emulator import validate_task
 from airflow_provider_sync.exceptions import SyncValidationError
 from airflow_provider_sync.models import build_video_inference
 from airflow_provider_sync.operators.sync import SyncLipsyncOperator, SyncReactOperator
+from airflow_provider_sync.testing.emulator import validate_task
 
 from ..operators.conftest import FakeTI
 

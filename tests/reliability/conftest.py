@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from airflow_provider_sync._compat import TaskDeferred
-from airflow_provider_sync.emulator import EmulatorServer
 from airflow_provider_sync.operators.sync import SyncBaseOperator, SyncLipsyncOperator
+from airflow_provider_sync.testing.emulator import EmulatorServer
 
 from ..dag_fixtures import fresh
 from ..operators.conftest import FakeTI

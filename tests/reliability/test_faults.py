@@ -9,7 +9,6 @@ from typing import Any
 import pytest
 
 from airflow_provider_sync._compat import TaskDeferred
-from airflow_provider_sync.emulator import EmulatorServer
 from airflow_provider_sync.exceptions import (
     RunwareAPIError,
     RunwareAuthError,
@@ -18,6 +17,7 @@ from airflow_provider_sync.exceptions import (
     RunwareTimeoutError,
 )
 from airflow_provider_sync.hooks.runware import RunwareHook
+from airflow_provider_sync.testing.emulator import EmulatorServer
 
 from ..dag_fixtures import wait_until_idle
 from ..operators.conftest import FakeTI

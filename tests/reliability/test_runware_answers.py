@@ -10,11 +10,11 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_sync.emulator import EmulatorServer
 from airflow_provider_sync.exceptions import RunwareAPIError, RunwareJobError
+from airflow_provider_sync.hooks.batch_poller import BatchPoller
 from airflow_provider_sync.hooks.runware import RunwareHook
 from airflow_provider_sync.media import LocalMedia
-from airflow_provider_sync.triggers.poller import BatchPoller
+from airflow_provider_sync.testing.emulator import EmulatorServer
 
 from ..operators.conftest import FakeTI
 from .conftest import lipsync, run_to_end

@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 
 from airflow_provider_sync._compat import AirflowFailException
-from airflow_provider_sync.emulator import EmulatorServer
 from airflow_provider_sync.exceptions import RunwareError
+from airflow_provider_sync.testing.emulator import EmulatorServer
 
 from ..operators.conftest import FakeTI
 from .conftest import lipsync, run_to_end

@@ -11,8 +11,8 @@ import httpx
 import pytest
 import respx
 
-from airflow_provider_sync.emulator import EmulatorServer
 from airflow_provider_sync.paths import CONFIG_ENV
+from airflow_provider_sync.testing.emulator import EmulatorServer
 
 from ..dag_fixtures import API_KEY as EMULATOR_KEY
 from ..operators.conftest import API_KEY, BASE_URL, SUCCESS, FakeRunware

@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_sync.emulator import EmulatorServer
 from airflow_provider_sync.hooks.runware import RunwareHook
+from airflow_provider_sync.testing.emulator import EmulatorServer
 
 from ..dag_fixtures import RunDag
 

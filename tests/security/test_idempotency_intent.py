@@ -17,7 +17,6 @@ from typing import Any
 import pytest
 
 from airflow_provider_sync._compat import TaskDeferred
-from airflow_provider_sync.emulator import EmulatorServer
 from airflow_provider_sync.exceptions import SyncValidationError
 from airflow_provider_sync.idempotency import (
     JobKey,
@@ -27,6 +26,7 @@ from airflow_provider_sync.idempotency import (
 )
 from airflow_provider_sync.media import inspect_local
 from airflow_provider_sync.operators.sync import SyncLipsyncOperator
+from airflow_provider_sync.testing.emulator import EmulatorServer
 
 from ..operators.conftest import FakeTI
 

@@ -15,8 +15,8 @@ from airflow_provider_sync.exceptions import (
     RunwareTimeoutError,
     RunwareTransientError,
 )
+from airflow_provider_sync.job_watch import JobWatch
 from airflow_provider_sync.payloads import ERROR_CLASSES, error_class, error_class_name
-from airflow_provider_sync.polling import JobWatch
 from airflow_provider_sync.triggers.runware import RunwareTaskTrigger
 
 UUID = "7a3e1c5b-2d4f-4a6b-8c9d-0e1f2a3b4c5d"

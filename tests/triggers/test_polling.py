@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from airflow_provider_sync.exceptions import RunwareAuthError, RunwareJobError, RunwareTransientError
-from airflow_provider_sync.polling import JobWatch, format_duration
+from airflow_provider_sync.job_watch import JobWatch, format_duration
 from airflow_provider_sync.protocol import TaskState
 
 UUID = "0b8f5c1e-9a0d-4c53-a1f4-7b0e2c3d4e5f"

@@ -18,9 +18,9 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-from airflow_provider_sync.emulator.faults import FaultRule
-from airflow_provider_sync.emulator.output import MIME_TYPES, describe, output_path
-from airflow_provider_sync.emulator.state import EmulatorState
+from airflow_provider_sync.testing.emulator.faults import FaultRule
+from airflow_provider_sync.testing.emulator.output import MIME_TYPES, describe, output_path
+from airflow_provider_sync.testing.emulator.state import EmulatorState
 
 #: HTTP status of an answer whose every task failed, by the first error's code. Runware's
 #: errors page lists 401 and 402 for these; everything else a client can get wrong is a 400

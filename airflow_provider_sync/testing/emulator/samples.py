@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from airflow_provider_sync.emulator.synth import text_envelope, voice_signal, write_wav
+from airflow_provider_sync.testing.emulator.synth import text_envelope, voice_signal, write_wav
 
 VIDEO_SECONDS = 6.0
 FPS = 25
@@ -57,7 +57,7 @@ def _make_video(path: Path) -> None:
     import av
     from PIL import Image, ImageDraw
 
-    from airflow_provider_sync.emulator.render import encode_audio
+    from airflow_provider_sync.testing.emulator.render import encode_audio
 
     rate = 48000
     script = "Good evening. Here is the news, read by a test pattern with a face."

@@ -20,9 +20,9 @@ from typing import IO, Any
 import httpx
 import uvicorn
 
-from airflow_provider_sync.emulator.config import EmulatorConfig
-from airflow_provider_sync.emulator.faults import FaultPlan, FaultRule
-from airflow_provider_sync.emulator.state import EmulatorState
+from airflow_provider_sync.testing.emulator.config import EmulatorConfig
+from airflow_provider_sync.testing.emulator.faults import FaultPlan, FaultRule
+from airflow_provider_sync.testing.emulator.state import EmulatorState
 
 LISTENING = "Runware emulator listening on "
 
@@ -51,7 +51,7 @@ def build_state(
 
 
 def make_server(state: EmulatorState, log_level: str = "warning") -> uvicorn.Server:
-    from airflow_provider_sync.emulator.app import create_app
+    from airflow_provider_sync.testing.emulator.app import create_app
 
     logging.getLogger("uvicorn.error").addFilter(_QuietResets())
     config = uvicorn.Config(
@@ -131,7 +131,7 @@ class EmulatorServer:
 
 
 class EmulatorProcess:
-    """``python -m airflow_provider_sync.emulator`` as a child process (its own session)."""
+    """``python -m airflow_provider_sync.testing.emulator`` as a child process (its own session)."""
 
     def __init__(
         self, args: list[str] | None = None, env: dict[str, str] | None = None, startup_timeout: float = 60
@@ -153,7 +153,7 @@ class EmulatorProcess:
 
     def start(self) -> EmulatorProcess:
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "airflow_provider_sync.emulator", "--port", "0", *self.args],
+            [sys.executable, "-m", "airflow_provider_sync.testing.emulator", "--port", "0", *self.args],
             stdout=subprocess.PIPE,
             stderr=None,
             text=True,

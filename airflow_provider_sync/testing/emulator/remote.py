@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 import httpx
 
 if TYPE_CHECKING:
-    from airflow_provider_sync.emulator.state import EmulatorState
+    from airflow_provider_sync.testing.emulator.state import EmulatorState
 
 #: Seconds allowed for one fetch or delivery (connect, and each read or write).
 TIMEOUT = 60.0

@@ -10,7 +10,7 @@ import re
 from itertools import pairwise
 from typing import Any
 
-from airflow_provider_sync.emulator.remote import is_loopback_url
+from airflow_provider_sync.testing.emulator.remote import is_loopback_url
 
 SYNC_MODES = ["bounce", "loop", "cut_off", "silence", "remap"]
 EDIT_REGIONS = ["lips", "face", "head"]

@@ -18,9 +18,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from airflow_provider_sync.emulator.config import PRICES_PER_AUDIO_SECOND, EmulatorConfig
-from airflow_provider_sync.emulator.faults import FaultPlan
-from airflow_provider_sync.emulator.validation import validate_task
+from airflow_provider_sync.testing.emulator.config import PRICES_PER_AUDIO_SECOND, EmulatorConfig
+from airflow_provider_sync.testing.emulator.faults import FaultPlan
+from airflow_provider_sync.testing.emulator.validation import validate_task
 
 #: Audio length assumed for media the emulator cannot measure (about the sample clip's).
 DEFAULT_AUDIO_SECONDS = 6.0
@@ -60,7 +60,7 @@ class Job:
         return "success"
 
     def error(self) -> tuple[str, str]:
-        from airflow_provider_sync.emulator.remote import JobFailure
+        from airflow_provider_sync.testing.emulator.remote import JobFailure
 
         if self.fail is not None:
             return self.fail
@@ -257,7 +257,7 @@ class EmulatorState:
             fail=(fault.code, fault.message) if fault else None,
         )
         if job.fail is None and (self.config.output == "render" or _needs_io(task)):
-            from airflow_provider_sync.emulator.output import produce_output
+            from airflow_provider_sync.testing.emulator.output import produce_output
 
             job.output = self._executor.submit(produce_output, job, self)
         self.jobs[task_uuid] = job
@@ -445,9 +445,9 @@ class EmulatorState:
         if self.config.output != "render":
             return DEFAULT_AUDIO_SECONDS
         try:
-            from airflow_provider_sync.emulator.output import audio_fallback, resolve_source
-            from airflow_provider_sync.emulator.render import probe_media
-            from airflow_provider_sync.emulator.samples import ensure_samples
+            from airflow_provider_sync.testing.emulator.output import audio_fallback, resolve_source
+            from airflow_provider_sync.testing.emulator.render import probe_media
+            from airflow_provider_sync.testing.emulator.samples import ensure_samples
 
             samples = ensure_samples(self.media_dir / "samples")
             path = resolve_source(source, self, audio_fallback(source, samples.audio))
@@ -458,15 +458,15 @@ class EmulatorState:
 
 def _needs_io(task: dict[str, Any]) -> bool:
     """True when a job must reach the network (loopback only): URL inputs or uploadEndpoint."""
-    from airflow_provider_sync.emulator.output import input_sources
-    from airflow_provider_sync.emulator.remote import is_loopback_url
+    from airflow_provider_sync.testing.emulator.output import input_sources
+    from airflow_provider_sync.testing.emulator.remote import is_loopback_url
 
     return bool(task.get("uploadEndpoint")) or any(is_loopback_url(s) for s in input_sources(task))
 
 
 def _speech_seconds(text: str) -> float:
     try:
-        from airflow_provider_sync.emulator.synth import speech_duration
+        from airflow_provider_sync.testing.emulator.synth import speech_duration
 
         return float(speech_duration(text))
     except ImportError:

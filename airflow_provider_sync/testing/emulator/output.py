@@ -14,10 +14,10 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_sync.emulator.remote import deliver, fetch, is_loopback_url
+from airflow_provider_sync.testing.emulator.remote import deliver, fetch, is_loopback_url
 
 if TYPE_CHECKING:
-    from airflow_provider_sync.emulator.state import EmulatorState, Job
+    from airflow_provider_sync.testing.emulator.state import EmulatorState, Job
 
 _EXTENSIONS = {"MP4": "mp4", "WEBM": "webm", "MOV": "mov"}
 MIME_TYPES = {"mp4": "video/mp4", "webm": "video/webm", "mov": "video/quicktime", "json": "application/json"}
@@ -40,8 +40,8 @@ def produce_output(job: Job, state: EmulatorState) -> Path:
         job.output_path = target
         _deliver(job, target, state)
         return target
-    from airflow_provider_sync.emulator.render import render_sync_output
-    from airflow_provider_sync.emulator.samples import ensure_samples
+    from airflow_provider_sync.testing.emulator.render import render_sync_output
+    from airflow_provider_sync.testing.emulator.samples import ensure_samples
 
     samples = ensure_samples(state.media_dir / "samples")
     request = job.request
@@ -122,7 +122,7 @@ def resolve_source(source: str, state: EmulatorState, fallback: Path) -> Path:
 
 def speech_track(item: dict[str, Any], state: EmulatorState) -> Path:
     """The synthetic voice for one speech input (cached by text and voice)."""
-    from airflow_provider_sync.emulator.synth import synthesize_speech
+    from airflow_provider_sync.testing.emulator.synth import synthesize_speech
 
     text = str(item.get("text", ""))
     voice = str((item.get("provider") or {}).get("voiceId", "voice"))

@@ -1,4 +1,4 @@
-"""``python -m airflow_provider_sync.emulator``: a local Runware for offline DAG development."""
+"""``python -m airflow_provider_sync.testing.emulator``: a local Runware for offline DAG development."""
 
 from __future__ import annotations
 
@@ -8,13 +8,13 @@ import shutil
 import sys
 from pathlib import Path
 
-from airflow_provider_sync.emulator.config import DEFAULT_API_KEY, EmulatorConfig, default_output_mode
-from airflow_provider_sync.emulator.faults import KINDS, FaultRule
-from airflow_provider_sync.emulator.server import LISTENING, bind, build_state, make_server
+from airflow_provider_sync.testing.emulator.config import DEFAULT_API_KEY, EmulatorConfig, default_output_mode
+from airflow_provider_sync.testing.emulator.faults import KINDS, FaultRule
+from airflow_provider_sync.testing.emulator.server import LISTENING, bind, build_state, make_server
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="python -m airflow_provider_sync.emulator", description=__doc__)
+    p = argparse.ArgumentParser(prog="python -m airflow_provider_sync.testing.emulator", description=__doc__)
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8765, help="0 picks a free port")
     p.add_argument(

@@ -1,0 +1,59 @@
+"""pytest fixtures for testing DAGs that use Sync operators, offline.
+
+Registered automatically when the package is installed (a ``pytest11`` entry point named
+``runware``). The fixtures need the ``testing`` extra; a test suite that never asks for them
+does not import the emulator.
+
+``runware_emulator``
+    A local Runware emulator (one per test session, reset for each test), with the
+    ``runware_default`` connection pointing at it for the duration of the test. It is an
+    :class:`~airflow_provider_sync.testing.emulator.EmulatorServer`: ``base_url``, ``api_key``
+    and ``admin`` -- the request log (``admin.requests()``, ``admin.submissions()``), counters
+    (``admin.stats()``), fault switches (``admin.set_faults([...])``, ``admin.clear_faults()``),
+    settings (``admin.configure(render_seconds=..., credit_usd=...)``) and job controls
+    (``admin.complete(uuid)``, ``admin.fail(uuid, code, message)``).
+
+Renders take ``0.5`` s and produce a small JSON description instead of a video, so tests stay
+fast; ``runware_emulator.admin.configure(output="render")`` renders real video (PyAV).
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+import pytest
+
+if TYPE_CHECKING:
+    from airflow_provider_sync.testing.emulator import EmulatorServer
+
+#: Settings each test starts from.
+DEFAULTS = {"render_seconds": 0.5, "output": "metadata", "rate_limit": 0.0, "credit_usd": None}
+
+
+@pytest.fixture(scope="session")
+def runware_emulator_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmulatorServer]:
+    """The session's emulator process-thread (prefer ``runware_emulator``, which resets it)."""
+    from airflow_provider_sync.testing.emulator import EmulatorServer
+
+    key = f"test-{secrets.token_hex(8)}"
+    media = tmp_path_factory.mktemp("runware-emulator")
+    with EmulatorServer(api_keys=[key], media_dir=media, **DEFAULTS) as server:  # type: ignore[arg-type]
+        server.api_key = key  # type: ignore[attr-defined]
+        yield server
+
+
+@pytest.fixture
+def runware_emulator(
+    runware_emulator_server: EmulatorServer, monkeypatch: pytest.MonkeyPatch
+) -> EmulatorServer:
+    """The emulator, reset, with ``runware_default`` pointing at it for this test."""
+    server = runware_emulator_server
+    server.admin.reset()
+    server.admin.configure(**DEFAULTS)
+    key = server.api_key  # type: ignore[attr-defined]
+    conn = {"conn_type": "runware", "host": server.base_url, "password": key}
+    monkeypatch.setenv("AIRFLOW_CONN_RUNWARE_DEFAULT", json.dumps(conn))
+    return server

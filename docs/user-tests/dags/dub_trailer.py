@@ -1,0 +1,19 @@
+"""The DAG under test: dub a trailer into French with lipsync-2."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from airflow.sdk import DAG
+
+from airflow_provider_sync.operators.sync import SyncLipsyncOperator
+
+with DAG("dub_trailer", schedule=None, start_date=datetime(2025, 1, 1), catchup=False) as dag:
+    SyncLipsyncOperator(
+        task_id="lipsync",
+        video="{{ dag_run.conf['video'] }}",
+        audio="{{ dag_run.conf['audio'] }}",
+        sync_mode="bounce",
+        poll_interval=0.2,
+        retries=0,
+    )
