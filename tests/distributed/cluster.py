@@ -26,7 +26,7 @@ from typing import Any
 
 import psutil
 
-from airflow_provider_sync.sandbox import migrate_db
+from airflow_provider_sync.testing.sandbox import migrate_db
 from tests.deployment.stack import AirflowStack
 
 #: Settings that make failure detection quick enough for a test, and the Celery pool fair.
@@ -96,6 +96,13 @@ class DistributedStack(AirflowStack):
         self.spawn("dag-processor", ["dag-processor"])
         self._wait_for_api()
         return self
+
+    def __enter__(self) -> DistributedStack:
+        try:
+            return self.start()
+        except BaseException:
+            self.stop()
+            raise
 
     def spawn(self, name: str, args: list[str]) -> subprocess.Popen[bytes]:
         log = (self.home / f"{name}.log").open("wb")

@@ -20,7 +20,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from airflow_provider_sync.emulator import EmulatorAdmin, EmulatorProcess
+from airflow_provider_sync.testing.emulator import EmulatorAdmin, EmulatorProcess
 
 from .cluster import DistributedStack
 from .postgres import PostgresServer

@@ -26,8 +26,7 @@ def test_worker_killed_between_submit_and_defer_retry_reattaches_without_resubmi
     cluster: Cluster, figures: list[str]
 ) -> None:
     stack, admin = cluster.stack, cluster.admin
-    workers = stack.ensure("worker", 2)
-    stack.ensure("triggerer", 1)
+    workers = stack.ensure("worker", 2)  # one to kill, one for the retry
     admin.reset()
     admin.configure(render_seconds=RENDER_SECONDS)
     cluster.hold_file.unlink(missing_ok=True)
