@@ -49,3 +49,11 @@ check-testing-kit:
 
 clean:
 	rm -rf $(VENV) $(DVENV) .demo site .pytest_cache .mypy_cache .ruff_cache
+
+# `make compat`: the unit tests and one example DAG on every tested Airflow x Python pair, each
+# in its own venv under .compat/ with its pins from constraints/ (docs/compatibility.md).
+# A subset: `make compat COMPAT=floor,newest` (entries: `python3 scripts/compat.py --list`).
+COMPAT ?= all
+.PHONY: compat
+compat:
+	$(PYTHON) scripts/compat.py $(COMPAT)
