@@ -24,6 +24,8 @@ class UploadingRunware(FakeRunware):
     def __init__(self) -> None:
         super().__init__()
         self.uploads: list[str] = []
+        #: The respx router of the test: add routes here, never to respx's global one.
+        self.router: respx.MockRouter | None = None
 
     def handler(self, request: httpx.Request) -> httpx.Response:
         body = request.read()  # a streamed upload body must be read before it is inspected
@@ -44,6 +46,7 @@ def runware(runware_conn: str) -> Iterator[UploadingRunware]:
     fake = UploadingRunware()
     fake.script = [{"status": "processing"}, SUCCESS]
     with respx.mock(assert_all_called=False) as mock:
+        fake.router = mock
         mock.post(BASE_URL).mock(side_effect=fake.handler)
         mock.get(SUCCESS["videoURL"]).mock(return_value=httpx.Response(200, content=b"\x00video" * 100))
         yield fake

@@ -57,9 +57,8 @@ def test_signed_urls_and_data_uris_are_not_logged(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     runware.script = [{"status": "processing"}, {**SUCCESS, "videoURL": SIGNED_RESULT}]
-    import respx
-
-    respx.get(url__startswith="https://im.runware.test/video/").mock(
+    assert runware.router is not None
+    runware.router.get(url__startswith="https://im.runware.test/video/").mock(
         return_value=httpx.Response(200, content=b"\x00video")
     )
     op = SyncLipsyncOperator(
