@@ -58,6 +58,41 @@ def test_base_url_from_the_connection(
     assert RunwareHook("runware_x").base_url == expected
 
 
+@pytest.mark.parametrize(
+    ("fields", "expected"),
+    [
+        ({"host": "runware.internal", "port": 8443, "schema": "v2"}, "https://runware.internal:8443/v2"),
+        ({"host": "runware.internal", "port": 8443}, "https://runware.internal:8443/v1"),
+        ({"host": "http://127.0.0.1/v1", "port": 9000}, "http://127.0.0.1:9000/v1"),
+        ({"host": "http://127.0.0.1:8765", "port": 9000}, "http://127.0.0.1:8765/v1"),
+    ],
+)
+def test_the_port_and_schema_fields_build_the_url(
+    monkeypatch: pytest.MonkeyPatch, fields: dict[str, Any], expected: str
+) -> None:
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_RUNWARE_X", json.dumps({"conn_type": "runware", "password": KEY, **fields})
+    )
+    assert RunwareHook("runware_x").base_url == expected
+
+
+def test_timeouts_from_the_connection_and_longer_ones_for_moving_files(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Older connection forms stored their fields as extra__runware__<name>.
+    extra = {"extra__runware__timeout": "7", "max_attempts": "2"}
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_RUNWARE_X",
+        json.dumps({"conn_type": "runware", "host": URL, "password": KEY, "extra": extra}),
+    )
+    settings = RunwareHook("runware_x").settings
+    assert (settings.timeout, settings.max_attempts) == (7.0, 2)
+    api, files = settings.httpx_timeout(), settings.httpx_timeout(upload=True)
+    assert (api.read, api.connect) == (7.0, 7.0)
+    assert (files.read or 0) >= 300  # a whole video moves in one request
+    assert files.connect == 7.0
+
+
 def test_requests_carry_the_bearer_key_and_a_json_array() -> None:
     with respx.mock:
         route = respx.post(URL).mock(side_effect=processing)

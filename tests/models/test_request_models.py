@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from airflow_provider_sync.exceptions import SyncValidationError
-from airflow_provider_sync.models import SYNC_MODELS, build_video_inference, resolve_model
+from airflow_provider_sync.models import SYNC_MODELS, build_video_inference, parse_flag, resolve_model
 
 BASE: dict[str, Any] = {"video": "v-uuid", "audio": "a-uuid"}
 
@@ -166,3 +166,24 @@ def test_segments_may_point_at_speech_inputs() -> None:
         {"startTime": 1, "endTime": 2, "ref": "audio-1"},
     ]
     assert len(build(speech=[speech], segments=segments)["providerSettings"]["sync"]["segments"]) == 2
+
+
+@pytest.mark.parametrize("blank", ["", " ", "None", "null"])
+def test_a_template_that_renders_nothing_leaves_the_setting_to_runware(blank: str) -> None:
+    payload = build(sync_mode=blank, temperature=blank, output_format=blank, output_quality=blank)
+    assert "providerSettings" not in payload
+    assert "outputFormat" not in payload
+    assert "outputQuality" not in payload
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"), [(True, True), (0, False), (1, True), ("no", False), ("ON", True)]
+)
+def test_flags_accept_what_templates_render(value: Any, expected: bool) -> None:
+    assert parse_flag(value, "force_new_job") is expected
+
+
+@pytest.mark.parametrize("value", [2, -1, 0.5, "maybe", None, "none"])
+def test_other_flag_values_are_refused(value: Any) -> None:
+    with pytest.raises(SyncValidationError, match="force_new_job"):
+        parse_flag(value, "force_new_job")
