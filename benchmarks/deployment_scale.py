@@ -212,8 +212,9 @@ def print_table(deployed: dict[str, Any], others: list[dict[str, Any]], args: ar
     rows = [
         ("HTTP requests per cycle", lambda r: f"{r['requests_per_cycle']:.1f}"),
         (
+            # N over requests per cycle, as triggerer_scale.py defines it, in every column.
             "jobs per request",
-            lambda r: f"{r.get('jobs_per_request', r['jobs'] / r['requests_per_cycle']):.1f}",
+            lambda r: f"{r['jobs'] / max(r['requests_per_cycle'], 1e-9):.1f}",
         ),
         ("share of one core", lambda r: f"{100 * r['core_share']:.1f}%"),
         ("RSS (MB)", lambda r: f"{r.get('rss_mb', r.get('peak_rss_mb', 0)):.0f}"),
