@@ -578,12 +578,12 @@ def _stand_ins(params: dict[str, Any], unresolved: set[str], default_model: str)
         out["model"] = default_model
     if "video" in unresolved:
         out["video"] = "pending"
-    segments = coerce_structure(out.get("segments"))
+    segments = coerce_structure(out.get("segments"), "segments")
     refs = [s.get("ref") for s in segments if isinstance(s, Mapping)] if isinstance(segments, list) else []
     known: list[Any] = []
     for name in ("audio", "speech"):
         if name not in unresolved:
-            value = coerce_structure(params.get(name))
+            value = coerce_structure(params.get(name), name)
             if isinstance(value, list):
                 known += [i.get("id") for i in value if isinstance(i, Mapping)]
     missing = [r for r in dict.fromkeys(refs) if isinstance(r, str) and r not in known]
@@ -594,7 +594,7 @@ def _stand_ins(params: dict[str, Any], unresolved: set[str], default_model: str)
         if "audio" in unresolved:
             out["audio"] = stand_in
         elif stand_in:
-            out["audio"] = (coerce_structure(out.get("audio")) or []) + stand_in
+            out["audio"] = (coerce_structure(out.get("audio"), "audio") or []) + stand_in
     return out
 
 

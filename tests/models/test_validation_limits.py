@@ -255,3 +255,9 @@ def test_a_nested_template_value_fails_in_execute_as_a_validation_error() -> Non
 def test_the_request_is_serialisable_when_built() -> None:
     payload = build(segments=[seg(0, 2.5)], temperature="0.5")
     assert json.loads(json.dumps(payload, allow_nan=False)) == payload
+
+
+def test_a_deeply_nested_literal_fails_at_parse_time_naming_its_parameter() -> None:
+    deep = "[" * 5_000 + "]" * 5_000
+    with pytest.raises(SyncValidationError, match="segments: nested more than"):
+        SyncLipsyncOperator(task_id="t", video="{{ params.video }}", audio="a.wav", segments=deep)
