@@ -17,10 +17,10 @@ from airflow_provider_sync.exceptions import (
     RunwareInsufficientCreditsError,
     RunwareTransientError,
 )
+from airflow_provider_sync.hooks import batch_poller as poller_mod
 from airflow_provider_sync.hooks.batch_poller import BatchPoller, poller_for, release_poller
 from airflow_provider_sync.hooks.runware import RunwareHook
 from airflow_provider_sync.job_watch import PollSchedule, estimate_render_time, first_poll_delay
-from airflow_provider_sync.hooks import batch_poller as poller_mod
 
 URL = "http://poller.test/v1"
 
