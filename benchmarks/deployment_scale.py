@@ -29,6 +29,7 @@ import sys
 import tempfile
 import textwrap
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -209,7 +210,7 @@ def main() -> int:
 def print_table(deployed: dict[str, Any], others: list[dict[str, Any]], args: argparse.Namespace) -> None:
     cols: list[tuple[str, dict[str, Any]]] = [("deployment", deployed)]
     cols += [(f"in-proc {r['variant']}", r) for r in others]
-    rows = [
+    rows: list[tuple[str, Callable[[dict[str, Any]], str]]] = [
         ("HTTP requests per cycle", lambda r: f"{r['requests_per_cycle']:.1f}"),
         (
             # N over requests per cycle, as triggerer_scale.py defines it, in every column.
