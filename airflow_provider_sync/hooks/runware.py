@@ -488,9 +488,9 @@ def _api_key(password: str | None, conn_id: str) -> str:
 
     raw = password or ""
     key = raw.strip()
-    for form in {raw, key, quote(key, safe=""), f"Bearer {key}"}:
-        if form:
-            mask_secret(form)
+    # No key, nothing to hide: registering "Bearer " would mask that word in every log.
+    for form in {raw, key, quote(key, safe=""), f"Bearer {key}"} if key else ():
+        mask_secret(form)
     if not key:
         raise RunwareAuthError(
             f"connection {conn_id!r} has no API key: set its password (API key) field",

@@ -106,13 +106,30 @@ def test_every_form_of_the_key_is_masked_once_the_hook_has_read_it(monkeypatch: 
     conn = {"conn_type": "runware", "host": "http://masking.test/v1", "password": f"{key}\n"}
     monkeypatch.setenv("AIRFLOW_CONN_RUNWARE_DEFAULT", json.dumps(conn))
     forms = [key, f"Bearer {key}", quote(key, safe="")]
-    line = " | ".join(forms)
-    assert redact(line) == line  # nothing masks it yet...
+    assert key in redact(f"the key is {key}")  # nothing masks it yet...
     hook = RunwareHook()
     try:
         settings: Any = hook.settings
         assert settings.api_key == key
         assert key not in repr(settings)
-        assert redact(line) == " | ".join(["***"] * len(forms))  # ...and the hook registered each form
     finally:
         hook.close()
+    for form in forms:  # ...and once the hook has read it, no form of it shows
+        shown = redact(f"sent {form} to Runware")
+        assert key not in shown
+        assert quote(key, safe="") not in shown
+        assert shown.startswith("sent ")
+        assert "***" in shown
+
+
+def test_a_connection_without_a_key_hides_nothing_else(monkeypatch: pytest.MonkeyPatch) -> None:
+    from airflow_provider_sync._compat import redact
+    from airflow_provider_sync.exceptions import RunwareAuthError
+
+    for password in ("", "\n"):
+        conn = {"conn_type": "runware", "host": "http://masking.test/v1", "password": password}
+        monkeypatch.setenv("AIRFLOW_CONN_RUNWARE_DEFAULT", json.dumps(conn))
+        with pytest.raises(RunwareAuthError, match="has no API key"):
+            RunwareHook().settings  # noqa: B018
+    # Registering the key's forms of an empty key would mask "Bearer " in every later log.
+    assert redact("Authorization: Bearer <key>") == "Authorization: Bearer <key>"
