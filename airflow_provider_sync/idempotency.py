@@ -218,7 +218,8 @@ def submit_or_attach(
     """Submit ``task`` under its deterministic UUID, unless that job exists already.
 
     ``prepare`` runs only when a job is really about to be submitted (for example to upload
-    local media first), so re-attaching costs no upload.
+    local media first), so re-attaching costs no upload. It is given the task with the
+    ``taskUUID`` it will be submitted under (so it can name outputs after the job).
 
     :raises RunwareError: when Runware refuses the submission (other than as a duplicate).
     :raises AirflowFailException: after :data:`MAX_GENERATIONS` failed jobs.
@@ -237,7 +238,7 @@ def submit_or_attach(
             logger.info("Re-attaching to job %s submitted earlier (status: %s)", task_uuid, state.status)
             return Attachment(task_uuid, generation, submitted=False, state=state)
         if prepare is not None:
-            task = prepare(task)
+            task = prepare({**task, "taskUUID": task_uuid})
             prepare = None
         ack = hook.submit_task({**task, "taskUUID": task_uuid})
         if ack.get("duplicate"):

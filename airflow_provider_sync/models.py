@@ -305,6 +305,15 @@ class VideoInferenceTask(_WireModel):
     webhook_url: str | None = Field(default=None, alias="webhookURL")
     upload_endpoint: str | None = Field(default=None, alias="uploadEndpoint")
 
+    @field_validator("webhook_url", "upload_endpoint", mode="after")
+    @classmethod
+    def _callback_url(cls, value: str | None) -> str | None:
+        # Runware calls these URLs with the job's result (webhookURL) or PUTs the video there
+        # (uploadEndpoint): https only, or plain http to this machine (an emulator, tests).
+        if value is None:
+            return value
+        return check_callback_url(value)
+
     @field_validator("output_format", mode="before")
     @classmethod
     def _upper(cls, value: Any) -> Any:
@@ -568,6 +577,38 @@ def parse_seconds(value: Any, name: str, maximum: float = MAX_SECONDS) -> float:
     if seconds > maximum:
         raise SyncValidationError(f"{name}: {short_repr(value)} exceeds the maximum of {maximum:g} seconds")
     return seconds
+
+
+#: Characters of a ``webhookURL`` or ``uploadEndpoint`` (presigned URLs run to about 1,500).
+MAX_CALLBACK_URL_CHARS = 8_192
+
+
+def check_callback_url(value: str) -> str:
+    """Check a URL Runware will call back (``webhookURL``) or PUT to (``uploadEndpoint``).
+
+    :raises ValueError: unless it is an https URL with a host, or http on a loopback host.
+    """
+    import ipaddress
+    from urllib.parse import urlsplit
+
+    text = value.strip()
+    if len(text) > MAX_CALLBACK_URL_CHARS or not text.isprintable() or " " in text:
+        raise ValueError("must be a URL of at most 8192 printable characters without spaces")
+    try:
+        parts = urlsplit(text)
+        host = parts.hostname
+    except ValueError:
+        raise ValueError("is not a valid URL") from None
+    if parts.scheme == "https" and host:
+        return text
+    if parts.scheme == "http" and host:
+        try:
+            loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+        except ValueError:
+            loopback = False
+        if loopback:
+            return text
+    raise ValueError("must be an https URL; plain http is accepted only on 127.0.0.1, ::1 or localhost")
 
 
 def build_video_inference(

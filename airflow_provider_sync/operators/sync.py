@@ -56,6 +56,8 @@ _REQUEST_PARAMS = (
     "output_format",
     "output_quality",
     "include_cost",
+    "webhook_url",
+    "upload_endpoint",
 )
 
 
@@ -146,6 +148,8 @@ class SyncBaseOperator(BaseOperator):
         "expected_render_time",
         "idempotency_key",
         "force_new_job",
+        "input_transfer",
+        "output_transfer",
     )
     template_fields_renderers: ClassVar[dict[str, str]] = {
         "audio": "json",
@@ -181,6 +185,10 @@ class SyncBaseOperator(BaseOperator):
         force_new_job: bool | str = False,
         overwrite: bool = False,
         allowed_media_roots: Sequence[str] | None = None,
+        webhook_url: str | None = None,
+        upload_endpoint: str | None = None,
+        input_transfer: str = "auto",
+        output_transfer: str = "auto",
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -209,6 +217,14 @@ class SyncBaseOperator(BaseOperator):
         self.force_new_job = force_new_job
         self.overwrite = overwrite
         self.allowed_media_roots = allowed_media_roots
+        self.webhook_url = webhook_url
+        self.upload_endpoint = upload_endpoint
+        self.input_transfer = input_transfer
+        self.output_transfer = output_transfer
+        # Set once the output's place is known: where Runware PUT the video (presigned), and
+        # what lineage reports as the output.
+        self._delivered_to: str | None = None
+        self._lineage_output: str | None = None
         partial = _mapped_partial_kwargs(self)
         for name in _TRUSTED_ONLY:
             value = getattr(self, name)
@@ -243,6 +259,7 @@ class SyncBaseOperator(BaseOperator):
 
             idempotency_fingerprint(self.idempotency_key)
         MediaRoots.parse(self.allowed_media_roots or (), "allowed_media_roots")
+        self._check_transfers(parse_time=True)
         if not unresolved:
             self._build(params)
             return
@@ -331,9 +348,14 @@ class SyncBaseOperator(BaseOperator):
         force_new_job = parse_flag(self.force_new_job, "force_new_job")
         own_key = idempotency_fingerprint(self.idempotency_key)
         roots = self._media_roots()
+        input_transfer, output_transfer = self._check_transfers()
+        output_format = str(request.get("outputFormat") or "MP4")
+        location = None
         if _has_output_path(self.output_path):
-            self._output_location(roots, str(request.get("outputFormat") or "MP4"))
+            location = self._output_location(roots, output_format)
         uploads = find_local_media(request, roots, self._path_origins)  # also hashes the files
+        presigned = self._plan_inputs(uploads, input_transfer)
+        direct_output = location is not None and self._plan_output(location, request, output_transfer)
         ti = context["ti"]
         key = JobKey(
             dag_id=ti.dag_id,
@@ -352,9 +374,22 @@ class SyncBaseOperator(BaseOperator):
             _describe_inputs(request),
         )
         attachment = submit_or_attach(
-            self.hook, request, key, self.log, prepare=(lambda task: self._upload(task, uploads))
+            self.hook,
+            request,
+            key,
+            self.log,
+            prepare=(
+                lambda task: self._prepare(
+                    task, uploads, presigned, roots, output_format if direct_output else None, timeout
+                )
+            ),
         )
         task_uuid = self._task_uuid = attachment.task_uuid
+        if direct_output and location is not None:
+            from airflow_provider_sync.media import output_target
+
+            # The job (new or re-attached) PUTs its video here: the name follows from its UUID.
+            self._delivered_to = output_target(location, task_uuid, output_format)
         ti.xcom_push(key="task_uuid", value=task_uuid)
         self.log.info(
             "Runware task UUID: %s (%s)",
@@ -387,7 +422,7 @@ class SyncBaseOperator(BaseOperator):
                     ramp=ramp,
                 ),
                 method_name="execute_complete",
-                kwargs={"model": request["model"]},
+                kwargs={"model": request["model"], "delivered_to": self._delivered_to},
             )
         return self._finish(self._poll_in_worker(task_uuid, schedule, deadline), request["model"], context)
 
@@ -431,8 +466,18 @@ class SyncBaseOperator(BaseOperator):
             if watch.progress_due():
                 self.log.info(watch.progress_line())
 
-    def execute_complete(self, context: Context, event: JobEvent, model: str | None = None) -> SyncResult:
-        """Resume after the trigger fired: return the result or raise the job's error."""
+    def execute_complete(
+        self,
+        context: Context,
+        event: JobEvent,
+        model: str | None = None,
+        delivered_to: str | None = None,
+    ) -> SyncResult:
+        """Resume after the trigger fired: return the result or raise the job's error.
+
+        :param delivered_to: the object Runware was asked to PUT the video to, if any.
+        """
+        self._delivered_to = delivered_to
         try:
             return self._finish(event, model or resolve_model(str(self.model)).air_id, context)
         finally:
@@ -467,7 +512,11 @@ class SyncBaseOperator(BaseOperator):
             )
             context["ti"].xcom_push(key=VIDEO_URL_XCOM_KEY, value=result["video_url"])
             if _has_output_path(self.output_path):
-                result["output_path"], result["output_bytes"] = self._save_output(result)
+                if self._delivered_to:
+                    result["output_path"], result["output_bytes"] = self._delivered(result)
+                else:
+                    result["output_path"], result["output_bytes"] = self._save_output(result)
+            self._lineage_output = result.get("output_path") or result.get("video_url")
             if self.output_asset is not None:
                 keys = ("task_uuid", "model", "video_url", "output_path", "cost")
                 extra: dict[str, Any] = {k: v for k, v in result.items() if k in keys}
@@ -525,6 +574,162 @@ class SyncBaseOperator(BaseOperator):
             format_duration(time.monotonic() - started),
         )
         return target, size
+
+    # ------------------------------------------------------------------ object storage
+
+    def _check_transfers(self, *, parse_time: bool = False) -> tuple[str, str]:
+        """Validated ``input_transfer`` and ``output_transfer`` (literal ones at parse time)."""
+        from airflow_provider_sync.object_storage import (
+            INPUT_TRANSFERS,
+            OUTPUT_TRANSFERS,
+            check_transfer,
+        )
+
+        values = []
+        for name, allowed in (("input_transfer", INPUT_TRANSFERS), ("output_transfer", OUTPUT_TRANSFERS)):
+            value = getattr(self, name)
+            if parse_time and _is_unresolved(value):
+                values.append("auto")
+                continue
+            values.append(check_transfer(value, name, allowed))
+        return values[0], values[1]
+
+    def _plan_inputs(self, uploads: list[Any], mode: str) -> set[str]:
+        """The sources of ``uploads`` that go to Runware as presigned URLs (the rest are uploaded).
+
+        :raises SyncValidationError: with ``input_transfer="presign"`` for an input whose store
+            cannot presign here.
+        """
+        from airflow_provider_sync.object_storage import can_presign
+
+        chosen: set[str] = set()
+        for media in uploads:
+            where = media.location or media.source
+            able = can_presign(where)
+            if mode == "presign" and not able:
+                raise SyncValidationError(
+                    f"{media.field}: input_transfer='presign', but {describe_source(media.source)!r} is "
+                    "not in an object store that can presign here (s3:// with the Amazon provider); "
+                    "use input_transfer='auto' or 'upload'"
+                )
+            if able and mode != "upload":
+                chosen.add(media.source)
+        return chosen
+
+    def _plan_output(self, location: str, request: dict[str, Any], mode: str) -> bool:
+        """Whether Runware PUTs the video straight to ``location`` through a presigned URL."""
+        from airflow_provider_sync.object_storage import can_presign
+
+        if request.get("uploadEndpoint"):
+            return False  # the user chose where Runware delivers; we download from videoURL
+        able = can_presign(location.rstrip("/") + "/x.mp4" if location.endswith("/") else location)
+        if mode == "presign" and not able:
+            raise SyncValidationError(
+                f"output_path: output_transfer='presign', but {describe_source(location)!r} is not in "
+                "an object store that can presign here (s3:// with the Amazon provider); use "
+                "output_transfer='auto' or 'download'"
+            )
+        return able and mode != "download"
+
+    def _prepare(
+        self,
+        task: dict[str, Any],
+        uploads: list[Any],
+        presigned: set[str],
+        roots: MediaRoots,
+        direct_format: str | None,
+        timeout: float,
+    ) -> dict[str, Any]:
+        """Just before submitting: sign URLs, validate the final request, then upload the rest.
+
+        Runs only when a job is really submitted (not on re-attaching). The signed URLs never
+        enter the job's fingerprint (computed before, from the object's URL and ETag) nor a log
+        line with their query string.
+        """
+        from airflow_provider_sync.media import replace_sources
+        from airflow_provider_sync.models import VideoInferenceTask, format_validation_error
+        from airflow_provider_sync.object_storage import INPUT_URL_SECONDS, presign
+
+        if direct_format is not None:
+            # Checked again with the job's own name: no overwrite, allowed roots, video name.
+            target = self._output_location(roots, direct_format, str(task["taskUUID"]))
+            # Valid for the whole wait plus a margin: Runware PUTs when the render ends.
+            put_url = presign(target, "PUT", int(timeout) + 900)
+            if put_url is None:
+                raise SyncValidationError(f"output_path: cannot presign {describe_source(target)!r}")
+            task = {**task, "uploadEndpoint": put_url}
+            self.log.info(
+                "Output: Runware PUTs the video straight to %s (presigned URL %s); the worker "
+                "does not download it",
+                describe_source(target),
+                describe_source(put_url),
+            )
+        signed: dict[str, str] = {}
+        for media in uploads:
+            if media.source not in presigned or media.source in signed:
+                continue
+            url = presign(media.location or media.source, "GET", INPUT_URL_SECONDS)
+            if url is None:
+                raise SyncValidationError(f"{media.field}: cannot presign {describe_source(media.source)!r}")
+            signed[media.source] = url
+            self.log.info(
+                "Input %s %s: sent to Runware as a presigned URL (%s), not uploaded by the worker",
+                media.field,
+                describe_source(media.source),
+                describe_source(url),
+            )
+        task = replace_sources(task, signed) if signed else task
+        # Nothing has been sent yet: the request as it will go, signed URLs included, must pass.
+        from pydantic import ValidationError
+
+        try:
+            VideoInferenceTask.model_validate(task)
+        except ValidationError as exc:
+            raise SyncValidationError(format_validation_error(exc)) from None
+        rest = [m for m in uploads if m.source not in signed]
+        for media in rest:
+            self.log.info(
+                "Input %s %s: uploaded through the worker (input_transfer=%s)",
+                media.field,
+                describe_source(media.source),
+                self.input_transfer,
+            )
+        return self._upload(task, rest)
+
+    def _delivered(self, result: SyncResult) -> tuple[str, int]:
+        """The object Runware PUT the video to, and its size (read from the store, not downloaded).
+
+        Falls back to downloading from ``videoURL`` if the object is missing (a delivery that
+        did not happen must not lose the render).
+        """
+        from airflow.sdk import ObjectStoragePath
+
+        target = str(self._delivered_to)
+        path = ObjectStoragePath(target)
+        try:
+            size = int(path.stat().st_size)
+        except FileNotFoundError:
+            self.log.warning(
+                "Runware did not deliver to %s; downloading from videoURL instead", describe_source(target)
+            )
+            return self._save_output(result)
+        self.log.info("Runware delivered the video to %s (%.1f MiB)", describe_source(target), size / 2**20)
+        return target, size
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """OpenLineage datasets of the run: the video and audio read, the video written.
+
+        Named per the OpenLineage naming spec (see :mod:`airflow_provider_sync.lineage`);
+        called by the OpenLineage provider when the task succeeds.
+        """
+        from airflow_provider_sync.lineage import input_sources, operator_lineage
+
+        try:
+            sources = input_sources(self.build_request())
+        except SyncValidationError:
+            sources = []
+        outputs = [self._lineage_output] if self._lineage_output else []
+        return operator_lineage(sources, outputs)
 
     def on_kill(self) -> None:
         """Runware has no way to cancel a job: say which one keeps running."""
