@@ -1,0 +1,103 @@
+"""Every hour, lip-sync the clips that arrived in a bucket during that hour.
+
+A scheduled pipeline as data platforms run it: each run lists the clips whose objects were
+last modified in its data interval under ``incoming/`` (a video ``<name>.mp4`` with its audio
+``<name>.wav`` beside it), renders each one in its own mapped task, and has Runware write the
+result beside them under ``renders/`` (a presigned ``uploadEndpoint``: the video never passes
+through the worker). Each render emits an event on the ``renders`` Asset, on which the second
+DAG here, ``example_sync_scheduled_review``, is scheduled.
+
+Where the clips are comes from the environment (``SYNC_EXAMPLE_INCOMING``, default
+``s3://media/incoming/``; ``SYNC_EXAMPLE_RENDERS``, default ``s3://media/renders/``): both are
+declared as allowed media roots, because the paths are computed at run time.
+"""
+
+from __future__ import annotations
+
+# --8<-- [start:example_sync_scheduled]
+import os
+from datetime import datetime, timedelta
+from typing import Any
+
+from airflow.sdk import DAG, Asset, Param, task
+from airflow.timetables.interval import DeltaDataIntervalTimetable
+
+from airflow_provider_sync.operators.sync import SyncLipsyncOperator
+
+INCOMING = os.environ.get("SYNC_EXAMPLE_INCOMING", "s3://media/incoming/")
+RENDERS = os.environ.get("SYNC_EXAMPLE_RENDERS", "s3://media/renders/")
+RENDERS_ASSET = Asset(name="sync_scheduled_renders", uri=RENDERS)
+
+with DAG(
+    dag_id="example_sync_scheduled",
+    # Hourly, with data intervals: each run covers the hour before it, and no clip is in two runs.
+    schedule=DeltaDataIntervalTimetable(timedelta(hours=1)),
+    start_date=datetime(2025, 1, 1),
+    catchup=False,
+    max_active_runs=1,
+    tags=["example", "sync", "runware", "scheduled", "mapping"],
+    params={
+        "model": Param("lipsync-2", enum=["lipsync-2", "lipsync-2-pro"]),
+        "poll_interval": Param(10, type="number", minimum=0.1),
+    },
+) as dag:
+
+    @task
+    def arrivals(data_interval_start: Any = None, data_interval_end: Any = None) -> list[dict[str, Any]]:
+        """The clips whose video arrived in this run's data interval, as operator arguments."""
+        from airflow.sdk import ObjectStoragePath
+
+        clips = []
+        for video in sorted(ObjectStoragePath(INCOMING).iterdir(), key=str):
+            if video.suffix.lower() != ".mp4":
+                continue
+            info = video.fs.info(video.path)
+            arrived = info.get("LastModified") or info.get("mtime")
+            if isinstance(arrived, (int, float)):
+                arrived = datetime.fromtimestamp(arrived, tz=data_interval_end.tzinfo)
+            # Half-open [start, end): an object stamped exactly at a boundary is in one run only.
+            if arrived is None or not data_interval_start <= arrived < data_interval_end:
+                continue
+            audio = video.with_suffix(".wav")
+            if not audio.exists():
+                continue
+            clips.append(
+                {
+                    "video": str(video),
+                    "audio": str(audio),
+                    "output_path": f"{RENDERS}{video.stem}.mp4",
+                }
+            )
+        return clips
+
+    # --8<-- [start:howto_operator_sync_scheduled]
+    SyncLipsyncOperator.partial(
+        task_id="lipsync",
+        model="{{ params.model }}",
+        poll_interval="{{ params.poll_interval }}",
+        output_asset=RENDERS_ASSET,
+        # The paths come from a task (run-time values): say where they may point.
+        allowed_media_roots=[INCOMING, RENDERS],
+        map_index_template="{{ task.video.rsplit('/', 1)[-1] }}",
+    ).expand_kwargs(arrivals())
+    # --8<-- [end:howto_operator_sync_scheduled]
+
+with DAG(
+    dag_id="example_sync_scheduled_review",
+    schedule=[RENDERS_ASSET],
+    start_date=datetime(2025, 1, 1),
+    catchup=False,
+    tags=["example", "sync", "asset"],
+) as review:
+
+    @task
+    def new_renders(triggering_asset_events: Any = None) -> list[str]:
+        """The renders whose events triggered this run (their object paths)."""
+        return [
+            str(event.extra.get("output_path") or event.extra.get("video_url"))
+            for events in (triggering_asset_events or {}).values()
+            for event in events
+        ]
+
+    new_renders()
+# --8<-- [end:example_sync_scheduled]
