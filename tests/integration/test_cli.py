@@ -12,7 +12,9 @@ import pytest
 
 from airflow_provider_sync.testing.emulator import EmulatorServer
 
-pytestmark = pytest.mark.integration
+# Each test starts several `airflow` commands, each bounded on its own (120 s); on a busy
+# machine one takes tens of seconds, so the suite-wide 120 s per test is not theirs.
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]
 
 KEY = "cli-test-key-2b9d"
 
