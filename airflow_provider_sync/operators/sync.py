@@ -852,6 +852,18 @@ class SyncLipsyncOperator(SyncBaseOperator):
         ``audio`` and ``output_path`` may name when their value comes from a template, XCom
         or ``expand()``, in addition to ``[sync] allowed_media_roots``. Literal paths in the
         DAG file are not restricted. Not templated (a run's conf must not widen it).
+    :param input_transfer: how object-storage inputs reach Runware: ``auto`` (default) sends
+        a short-lived presigned GET URL where the store can presign (``s3://`` with the Amazon
+        provider) and uploads through the worker otherwise; ``presign`` fails before sending
+        anything when it cannot; ``upload`` always uploads. The log says which path each input took.
+    :param output_transfer: how an object-storage ``output_path`` is written: ``auto`` (default)
+        passes a presigned PUT URL as ``uploadEndpoint``, so Runware writes the video into the
+        bucket and the worker never downloads it; ``presign`` fails when it cannot; ``download``
+        always downloads through the worker. Local targets are always downloaded.
+    :param webhook_url: Runware's ``webhookURL``: where Runware POSTs the result when the job
+        ends (https, or http on loopback). The operator still polls.
+    :param upload_endpoint: Runware's ``uploadEndpoint``: a URL Runware PUTs the finished video
+        to (https, or http on loopback). When set, no presigned endpoint is made for ``output_path``.
     """
 
     allowed_models = ("sync:lipsync-2@1", "sync:lipsync-2-pro@1")
