@@ -26,7 +26,8 @@ from airflow_provider_sync.operators.sync import SyncLipsyncOperator
 
 INCOMING = os.environ.get("SYNC_EXAMPLE_INCOMING", "s3://media/incoming/")
 RENDERS = os.environ.get("SYNC_EXAMPLE_RENDERS", "s3://media/renders/")
-RENDERS_ASSET = Asset(name="sync_scheduled_renders", uri=RENDERS)
+# A logical asset, whatever the bucket: each event's extra names the object (output_path).
+RENDERS_ASSET = Asset("sync_scheduled_renders")
 
 with DAG(
     dag_id="example_sync_scheduled",
