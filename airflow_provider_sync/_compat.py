@@ -105,6 +105,21 @@ def _base_hook() -> type:
     return BaseHook
 
 
+async def amask_secret(secret: str) -> None:
+    """Register ``secret`` with the masker from a coroutine, without blocking the loop.
+
+    3.3.2 has ``airflow.sdk.log.amask_secret`` (it tells the supervisor with ``asend``); before
+    it, ``mask_secret`` talks to the supervisor synchronously, so it runs in a worker thread,
+    as the connection lookup does.
+    """
+    try:
+        from airflow.sdk.log import amask_secret as airflow_amask_secret
+    except ImportError:
+        await asyncio.to_thread(_resolve("mask_secret"), secret)
+    else:
+        await airflow_amask_secret(secret)
+
+
 def __getattr__(name: str) -> Any:
     if name == "BaseHook":
         value = _base_hook()
@@ -139,6 +154,7 @@ __all__ = [
     "Connection",
     "TaskDeferred",
     "TriggerEvent",
+    "amask_secret",
     "conf",
     "is_local_path",
     "mask_secret",

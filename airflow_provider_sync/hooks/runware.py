@@ -18,7 +18,7 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
-from airflow_provider_sync import __version__
+from airflow_provider_sync import __version__, _compat
 from airflow_provider_sync._compat import BaseHook, Connection
 from airflow_provider_sync.exceptions import (
     RunwareAPIError,
@@ -150,13 +150,19 @@ class RunwareHook(BaseHook):
         :raises RunwareAuthError: the connection has no usable key, or Runware refused it.
         """
         if self._settings is None:
-            self._settings = self._settings_from(self.get_connection(self.runware_conn_id))
+            conn = self.get_connection(self.runware_conn_id)
+            for form in _key_forms(conn.password):
+                _compat.mask_secret(form)
+            self._settings = self._settings_from(conn)
         return self._settings
 
     async def asettings(self) -> _ConnectionSettings:
         """Resolved connection settings, read without blocking the event loop."""
         if self._settings is None:
-            self._settings = self._settings_from(await self.aget_connection(self.runware_conn_id))
+            conn = await self.aget_connection(self.runware_conn_id)
+            for form in _key_forms(conn.password):
+                await _compat.amask_secret(form)  # the synchronous one may block the triggerer's loop
+            self._settings = self._settings_from(conn)
         return self._settings
 
     @property
@@ -476,21 +482,26 @@ def _transport_error(exc: httpx.TransportError) -> RunwareTransientError:
     return RunwareTransientError(f"{type(exc).__name__} talking to Runware (no answer received)")
 
 
+def _key_forms(password: str | None) -> list[str]:
+    """Every form of the key that could show up in a log: as stored, trimmed, URL-encoded,
+    and inside its header (so a header quoted by some library is masked whole)."""
+    raw = password or ""
+    key = raw.strip()
+    if not key:
+        return []
+    return list(dict.fromkeys([raw, key, quote(key, safe=""), f"Bearer {key}"]))
+
+
 def _api_key(password: str | None, conn_id: str) -> str:
-    """The connection's API key, cleaned and checked, registered with the secrets masker.
+    """The connection's API key, cleaned and checked (the caller registers its forms with the
+    secrets masker first, see :func:`_key_forms`).
 
     Secrets backends and files often add a trailing newline: surrounding whitespace is
     dropped. A key with other non-printable or non-ASCII characters cannot travel in an HTTP
     header, and httpx's error for it would quote the header: refuse it here, without
     quoting it.
     """
-    from airflow_provider_sync._compat import mask_secret
-
-    raw = password or ""
-    key = raw.strip()
-    # No key, nothing to hide: registering "Bearer " would mask that word in every log.
-    for form in {raw, key, quote(key, safe=""), f"Bearer {key}"} if key else ():
-        mask_secret(form)
+    key = (password or "").strip()
     if not key:
         raise RunwareAuthError(
             f"connection {conn_id!r} has no API key: set its password (API key) field",

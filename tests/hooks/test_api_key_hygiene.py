@@ -66,3 +66,26 @@ def test_transport_errors_never_carry_httpx_s_text_which_may_quote_headers(
     assert raised.value.__cause__ is None
     assert raised.value.__suppress_context__
     assert KEY not in caplog.text
+
+
+def test_the_triggerer_masks_the_key_without_a_blocking_call(monkeypatch: pytest.MonkeyPatch) -> None:
+    # mask_secret tells the supervisor synchronously; on the triggerer's loop that can block
+    # (or deadlock) every trigger, so the async path must use the async registration.
+    import asyncio
+
+    from airflow_provider_sync import _compat
+
+    def blocking(value: object, *args: object, **kwargs: object) -> None:
+        raise AssertionError("the synchronous mask_secret was called inside the event loop")
+
+    registered: list[object] = []
+
+    async def non_blocking(value: object) -> None:
+        registered.append(value)
+
+    monkeypatch.setattr(_compat, "mask_secret", blocking)
+    monkeypatch.setattr(_compat, "amask_secret", non_blocking)
+    use_key(monkeypatch, f"{KEY}\n")
+    settings = asyncio.run(RunwareHook().asettings())
+    assert settings.api_key == KEY
+    assert {f"{KEY}\n", KEY, f"Bearer {KEY}"} <= set(registered)
