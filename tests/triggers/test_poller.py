@@ -252,6 +252,27 @@ async def test_a_shrunken_batch_limit_grows_back_after_full_batches_are_answered
     assert poller.max_batch == 8  # back to its ceiling, never above
 
 
+async def test_a_recovering_batch_limit_never_grows_past_its_ceiling(make_poller: MakePoller) -> None:
+    refuse = [True]
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if refuse[0] and len(json.loads(request.content)) > 2:
+            return httpx.Response(400, json={"errors": [{"code": "tooManyTasks", "message": "too many"}]})
+        return answer(request)
+
+    poller = make_poller(max_batch=10)  # not a power of two: doubling back overshoots it
+    seen: list[int] = []
+    with respx.mock:
+        respx.post(URL).mock(side_effect=handler)
+        await asyncio.gather(*(poller.get_state(f"a{i}") for i in range(10)))
+        assert poller.max_batch < 10
+        refuse[0] = False
+        for n in range(40):  # full batches until the limit is back where it started
+            await asyncio.gather(*(poller.get_state(f"b{n}-{i}") for i in range(poller.max_batch)))
+            seen.append(poller.max_batch)
+    assert max(seen) == seen[-1] == 10
+
+
 def test_poll_schedule_waits_the_first_delay_from_the_start_then_ramps() -> None:
     schedule = PollSchedule(poll_interval=10.0, first_delay=30.0, started=1000.0, ramp=True)
     assert schedule.next_delay(now=1005.0) == 25.0  # e.g. rebuilt 5 s after submission
