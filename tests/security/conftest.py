@@ -15,7 +15,11 @@ from airflow_provider_sync.paths import CONFIG_ENV
 from airflow_provider_sync.testing.emulator import EmulatorServer
 
 from ..dag_fixtures import API_KEY as EMULATOR_KEY
-from ..operators.conftest import API_KEY, BASE_URL, SUCCESS, FakeRunware
+from ..operators import conftest as operators_conftest
+from ..operators.conftest import BASE_URL, SUCCESS, FakeRunware
+
+#: The operators' ``runware_default`` connection fixture, shared.
+runware_conn = operators_conftest.runware_conn
 
 
 class UploadingRunware(FakeRunware):
@@ -50,18 +54,6 @@ def runware(runware_conn: str) -> Iterator[UploadingRunware]:
         mock.post(BASE_URL).mock(side_effect=fake.handler)
         mock.get(SUCCESS["videoURL"]).mock(return_value=httpx.Response(200, content=b"\x00video" * 100))
         yield fake
-
-
-@pytest.fixture
-def runware_conn(monkeypatch: pytest.MonkeyPatch) -> str:
-    conn = {
-        "conn_type": "runware",
-        "host": BASE_URL,
-        "password": API_KEY,
-        "extra": {"retry_min_wait": 0.01, "retry_max_wait": 0.02, "max_attempts": 3},
-    }
-    monkeypatch.setenv("AIRFLOW_CONN_RUNWARE_DEFAULT", json.dumps(conn))
-    return "runware_default"
 
 
 @pytest.fixture
