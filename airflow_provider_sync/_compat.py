@@ -120,6 +120,17 @@ async def amask_secret(secret: str) -> None:
         await airflow_amask_secret(secret)
 
 
+async def aextra_dejson(conn: Any) -> dict[str, Any]:
+    """A connection's extras, parsed without blocking the loop.
+
+    ``extra_dejson`` registers the extras with the masker synchronously (a call to the
+    supervisor); 3.3.2 added ``aextra_dejson``, before it the parse runs in a worker thread.
+    """
+    if hasattr(conn, "aextra_dejson"):
+        return dict(await conn.aextra_dejson())
+    return dict(await asyncio.to_thread(lambda: conn.extra_dejson))
+
+
 def __getattr__(name: str) -> Any:
     if name == "BaseHook":
         value = _base_hook()
@@ -154,6 +165,7 @@ __all__ = [
     "Connection",
     "TaskDeferred",
     "TriggerEvent",
+    "aextra_dejson",
     "amask_secret",
     "conf",
     "is_local_path",

@@ -131,8 +131,8 @@ class RunwareHook(BaseHook):
 
     # ---------------------------------------------------------------- settings
 
-    def _settings_from(self, conn: Connection) -> _ConnectionSettings:
-        extra = _extras(conn.extra_dejson or {})
+    def _settings_from(self, conn: Connection, extra_json: dict[str, Any]) -> _ConnectionSettings:
+        extra = _extras(extra_json or {})
         return _ConnectionSettings(
             api_key=_api_key(conn.password, self.runware_conn_id),
             base_url=_base_url(conn.host, conn.port, conn.schema, extra.get("base_url")),
@@ -153,7 +153,7 @@ class RunwareHook(BaseHook):
             conn = self.get_connection(self.runware_conn_id)
             for form in _key_forms(conn.password):
                 _compat.mask_secret(form)
-            self._settings = self._settings_from(conn)
+            self._settings = self._settings_from(conn, conn.extra_dejson)
         return self._settings
 
     async def asettings(self) -> _ConnectionSettings:
@@ -162,7 +162,7 @@ class RunwareHook(BaseHook):
             conn = await self.aget_connection(self.runware_conn_id)
             for form in _key_forms(conn.password):
                 await _compat.amask_secret(form)  # the synchronous one may block the triggerer's loop
-            self._settings = self._settings_from(conn)
+            self._settings = self._settings_from(conn, await _compat.aextra_dejson(conn))
         return self._settings
 
     @property

@@ -85,7 +85,13 @@ def test_the_triggerer_masks_the_key_without_a_blocking_call(monkeypatch: pytest
 
     monkeypatch.setattr(_compat, "mask_secret", blocking)
     monkeypatch.setattr(_compat, "amask_secret", non_blocking)
-    use_key(monkeypatch, f"{KEY}\n")
+    # Connection.extra_dejson masks the extras with the synchronous call too.
+    from airflow.sdk import Connection
+
+    monkeypatch.setattr(Connection, "extra_dejson", property(blocking))
+    conn = {"conn_type": "runware", "host": URL, "password": f"{KEY}\n", "extra": {"timeout": 7}}
+    monkeypatch.setenv("AIRFLOW_CONN_RUNWARE_DEFAULT", json.dumps(conn))
     settings = asyncio.run(RunwareHook().asettings())
     assert settings.api_key == KEY
+    assert settings.timeout == 7
     assert {f"{KEY}\n", KEY, f"Bearer {KEY}"} <= set(registered)
