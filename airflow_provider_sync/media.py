@@ -21,16 +21,16 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import IO, Any, Literal
-from urllib.parse import urlsplit, urlunsplit
 
 from airflow_provider_sync._compat import is_local_path
+from airflow_provider_sync.describe import BASE64 as _BASE64
+from airflow_provider_sync.describe import describe_source
 from airflow_provider_sync.exceptions import SyncValidationError
 from airflow_provider_sync.paths import MediaRoots, TemplatedPaths, check_source
 
 MediaKind = Literal["video", "audio"]
 
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
-_BASE64 = re.compile(r"^[A-Za-z0-9+/=\s]{128,}$")
 
 #: File extensions we upload, and the MIME type we declare in the data URI.
 VIDEO_TYPES: dict[str, str] = {
@@ -212,29 +212,6 @@ def find_local_media(
             where = check_source(source, field, roots, from_template=runtime)
             found.append(inspect_local(source, field, "audio", location=where))
     return found
-
-
-def describe_source(source: str, limit: int = 120) -> str:
-    """``source`` fit for a log line: URLs without their query (signatures) and data shortened.
-
-    Presigned URLs carry their credentials in the query string, and a data URI or base64
-    blob can be megabytes long; neither belongs in a log.
-    """
-    text = str(source)
-    lowered = text[:8].lower()
-    if lowered.startswith("data:"):
-        head = text.split(",", 1)[0]
-        return f"{head[:60]},... ({len(text)} chars)"
-    if "://" in text:
-        parts = urlsplit(text)
-        if parts.query or parts.fragment:
-            text = urlunsplit((parts.scheme, parts.netloc, parts.path, "", "")) + "?..."
-        netloc = parts.netloc
-        if "@" in netloc:  # user:password@host in a URL
-            text = text.replace(netloc, "***@" + netloc.rsplit("@", 1)[1], 1)
-    elif _BASE64.match(text):
-        return f"{text[:16]}... (base64, {len(text)} chars)"
-    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} chars)"
 
 
 def upload_body(task_uuid: str, media: LocalMedia) -> Iterator[bytes]:

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from airflow_provider_sync.describe import describe_source
 from airflow_provider_sync.exceptions import SyncValidationError
 
 #: The provider's configuration section and option (declared in ``get_provider_info``).
@@ -194,7 +195,6 @@ def check_target(
 
 
 def _check_runtime(value: str, field: str, roots: MediaRoots, verb: str) -> str:
-    from airflow_provider_sync.media import describe_source  # media imports this module
 
     text = value.strip()
     where = f"{field}: {describe_source(value, 300)!r} comes from a template (a run-time value)"

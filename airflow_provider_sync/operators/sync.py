@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import ipaddress
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar
-from urllib.parse import urlsplit
 
 from airflow.sdk import Asset, BaseOperator
 
 from airflow_provider_sync._compat import conf
+from airflow_provider_sync.describe import describe_request, describe_source
 from airflow_provider_sync.exceptions import (
     RunwareError,
     RunwareJobError,
@@ -26,16 +25,18 @@ from airflow_provider_sync.job_watch import (
     format_duration,
 )
 from airflow_provider_sync.links import VIDEO_URL_XCOM_KEY, SyncOutputVideoLink
-from airflow_provider_sync.media import describe_source
-from airflow_provider_sync.models import (
-    build_video_inference,
-    coerce_structure,
-    parse_flag,
-    parse_seconds,
-    resolve_model,
+from airflow_provider_sync.media_plan import check_output, check_transfers, has_output_path
+from airflow_provider_sync.models import build_video_inference, parse_flag, parse_seconds, resolve_model
+from airflow_provider_sync.operators.parse_time import (
+    TRUSTED_ONLY,
+    is_unresolved,
+    mapped_partial_kwargs,
+    path_origins,
+    stand_ins,
 )
-from airflow_provider_sync.paths import MediaRoots, TemplatedPaths
+from airflow_provider_sync.paths import MediaRoots
 from airflow_provider_sync.payloads import JobEvent, SyncResult, error_class
+from airflow_provider_sync.url_checks import check_result_url
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -61,62 +62,9 @@ _REQUEST_PARAMS = (
 )
 
 
-def _is_unresolved(value: Any) -> bool:
-    """True for values only known at run time: Jinja strings, XComArgs, mapped arguments."""
-    if isinstance(value, str):
-        return "{{" in value or "{%" in value
-    if isinstance(value, Mapping):
-        return any(_is_unresolved(k) or _is_unresolved(v) for k, v in value.items())
-    if isinstance(value, (list, tuple)):
-        return any(_is_unresolved(v) for v in value)
-    return not isinstance(value, (int, float, bool, type(None), timedelta))
-
-
 def _seconds(value: Any, name: str) -> float:
     # Finite, > 0 and bounded whatever the type: timedelta(0), "nan" or -5 would fail later.
     return parse_seconds(value, name)
-
-
-#: Parameters that widen what a task may do on the worker's disk: never taken from expand().
-_TRUSTED_ONLY = ("allowed_media_roots", "overwrite")
-
-
-def _mapped_partial_kwargs(op: BaseOperator) -> Mapping[str, Any] | None:
-    """For a task unmapped from ``partial(...).expand(...)``: the literal ``partial`` arguments.
-
-    ``None`` for an ordinary task. The expanded arguments are run-time values (often built
-    from ``dag_run.conf`` upstream); only ``partial`` ones are written in the DAG file.
-    """
-    if not getattr(op, "_BaseOperator__from_mapped", False):
-        return None
-    dag = getattr(op, "_dag", None)
-    mapped = dag.task_dict.get(op.task_id) if dag is not None else None
-    partial = getattr(mapped, "partial_kwargs", None)
-    return partial if isinstance(partial, Mapping) else {}
-
-
-def _path_origins(op: SyncBaseOperator, partial: Mapping[str, Any] | None) -> TemplatedPaths:
-    """Which of ``video``, ``audio`` and ``output_path`` hold run-time values (checked at init)."""
-
-    def expanded(name: str) -> bool:
-        # expand() may not repeat a partial() argument, so an equal value came from partial().
-        return partial is not None and (name not in partial or partial[name] != getattr(op, name))
-
-    audio: bool | tuple[bool, ...]
-    if expanded("audio"):
-        audio = True
-    elif isinstance(op.audio, (list, tuple)):
-        # Per item, so a literal file next to a templated one stays trusted.
-        audio = tuple(
-            _is_unresolved(item.get("source") if isinstance(item, Mapping) else item) for item in op.audio
-        )
-    else:
-        audio = _is_unresolved(op.audio)
-    return TemplatedPaths(
-        video=expanded("video") or _is_unresolved(op.video),
-        audio=audio,
-        output_path=expanded("output_path") or _is_unresolved(op.output_path),
-    )
 
 
 def default_deferrable() -> bool:
@@ -225,8 +173,8 @@ class SyncBaseOperator(BaseOperator):
         # what lineage reports as the output.
         self._delivered_to: str | None = None
         self._lineage_output: str | None = None
-        partial = _mapped_partial_kwargs(self)
-        for name in _TRUSTED_ONLY:
+        partial = mapped_partial_kwargs(self)
+        for name in TRUSTED_ONLY:
             value = getattr(self, name)
             if partial is not None and value not in (None, False) and partial.get(name) != value:
                 raise SyncValidationError(
@@ -236,7 +184,7 @@ class SyncBaseOperator(BaseOperator):
         if not isinstance(overwrite, bool):
             raise SyncValidationError(f"overwrite: {overwrite!r} is not True or False (it is not templated)")
         # Decided now, before templates are rendered: afterwards every value looks literal.
-        self._path_origins = _path_origins(self, partial)
+        self._path_origins = path_origins(self, partial)
         self._check_parse_time()
 
     # ------------------------------------------------------------------ request
@@ -247,25 +195,27 @@ class SyncBaseOperator(BaseOperator):
     def _check_parse_time(self) -> None:
         """Fail at DAG parse time on literal values; templated ones wait for ``execute``."""
         params = self._request_params()
-        unresolved = {k for k, v in params.items() if _is_unresolved(v)}
+        unresolved = {k for k, v in params.items() if is_unresolved(v)}
         for name in ("poll_interval", "timeout", "expected_render_time"):
             value = getattr(self, name)
-            if value not in (None, "") and not _is_unresolved(value):
+            if value not in (None, "") and not is_unresolved(value):
                 _seconds(value, name)
-        if not _is_unresolved(self.force_new_job):
+        if not is_unresolved(self.force_new_job):
             parse_flag(self.force_new_job, "force_new_job")
-        if not _is_unresolved(self.idempotency_key):
+        if not is_unresolved(self.idempotency_key):
             from airflow_provider_sync.idempotency import idempotency_fingerprint
 
             idempotency_fingerprint(self.idempotency_key)
         MediaRoots.parse(self.allowed_media_roots or (), "allowed_media_roots")
-        self._check_transfers(parse_time=True)
+        check_transfers(
+            *(("auto" if is_unresolved(v) else v) for v in (self.input_transfer, self.output_transfer))
+        )
         if not unresolved:
             self._build(params)
             return
         if "model" not in unresolved:
             resolve_model(params["model"], self.allowed_models)
-        self._build(_stand_ins(params, unresolved, self.allowed_models[0]))
+        self._build(stand_ins(params, unresolved, self.allowed_models[0]))
 
     def _build(self, params: dict[str, Any], task_uuid: str | None = None) -> dict[str, Any]:
         task = build_video_inference(**params, task_uuid=task_uuid, allowed_models=self.allowed_models)
@@ -298,23 +248,6 @@ class SyncBaseOperator(BaseOperator):
         """Where run-time paths may point: ``[sync] allowed_media_roots`` plus ours."""
         return MediaRoots.configured(self.allowed_media_roots or ())
 
-    def _output_location(self, roots: MediaRoots, output_format: str, task_uuid: str | None = None) -> str:
-        """Where the video may be saved (checked); the folder itself while ``task_uuid`` is unknown."""
-        from airflow_provider_sync.media import output_target
-        from airflow_provider_sync.paths import check_target
-
-        path = str(self.output_path).strip()
-        if task_uuid is not None:
-            path = output_target(path, task_uuid, output_format)
-        return check_target(
-            path,
-            "output_path",
-            roots,
-            from_template=self._path_origins.output_path,
-            output_format=output_format,
-            overwrite=self.overwrite,
-        )
-
     def execute(self, context: Context) -> SyncResult:
         """Validate, submit (or re-attach to) the job, then defer or poll until it ends."""
         try:
@@ -329,7 +262,7 @@ class SyncBaseOperator(BaseOperator):
             request_fingerprint,
             submit_or_attach,
         )
-        from airflow_provider_sync.media import find_local_media
+        from airflow_provider_sync.media_plan import plan_media
 
         # Airflow evaluates extra links whenever the task stops, deferral included: an empty
         # value until the video exists keeps that lookup from logging "XCom not found".
@@ -347,22 +280,24 @@ class SyncBaseOperator(BaseOperator):
         )
         force_new_job = parse_flag(self.force_new_job, "force_new_job")
         own_key = idempotency_fingerprint(self.idempotency_key)
-        roots = self._media_roots()
-        input_transfer, output_transfer = self._check_transfers()
-        output_format = str(request.get("outputFormat") or "MP4")
-        location = None
-        if _has_output_path(self.output_path):
-            location = self._output_location(roots, output_format)
-        uploads = find_local_media(request, roots, self._path_origins)  # also hashes the files
-        presigned = self._plan_inputs(uploads, input_transfer)
-        direct_output = location is not None and self._plan_output(location, request, output_transfer)
+        input_transfer, output_transfer = check_transfers(self.input_transfer, self.output_transfer)
+        plan = plan_media(
+            request,
+            roots=self._media_roots(),
+            origins=self._path_origins,
+            input_transfer=input_transfer,
+            output_transfer=output_transfer,
+            output_path=self.output_path,
+            overwrite=self.overwrite,
+            logger=self.log,
+        )
         ti = context["ti"]
         key = JobKey(
             dag_id=ti.dag_id,
             run_id=ti.run_id,
             task_id=ti.task_id,
             map_index=ti.map_index if ti.map_index is not None else -1,
-            fingerprint=own_key or request_fingerprint(request, [m.version for m in uploads]),
+            fingerprint=own_key or request_fingerprint(request, plan.media_versions),
             # A new try number means new UUIDs; a lost answer retried within this try still
             # finds its job, since the try number does not change within it.
             attempt=int(getattr(ti, "try_number", 0) or 0) if force_new_job else None,
@@ -371,25 +306,18 @@ class SyncBaseOperator(BaseOperator):
             "Request for %s: video=%s, %s",
             request["model"],
             describe_source(request["inputs"]["video"]),
-            _describe_inputs(request),
+            describe_request(request),
         )
         attachment = submit_or_attach(
             self.hook,
             request,
             key,
             self.log,
-            prepare=(
-                lambda task: self._prepare(
-                    task, uploads, presigned, roots, output_format if direct_output else None, timeout
-                )
-            ),
+            prepare=lambda task: plan.prepare(task, self.hook, timeout),
         )
         task_uuid = self._task_uuid = attachment.task_uuid
-        if direct_output and location is not None:
-            from airflow_provider_sync.media import output_target
-
-            # The job (new or re-attached) PUTs its video here: the name follows from its UUID.
-            self._delivered_to = output_target(location, task_uuid, output_format)
+        # The job (new or re-attached) PUTs its video here: the name follows from its UUID.
+        self._delivered_to = plan.delivered_to(task_uuid)
         ti.xcom_push(key="task_uuid", value=task_uuid)
         self.log.info(
             "Runware task UUID: %s (%s)",
@@ -425,24 +353,6 @@ class SyncBaseOperator(BaseOperator):
                 kwargs={"model": request["model"], "delivered_to": self._delivered_to},
             )
         return self._finish(self._poll_in_worker(task_uuid, schedule, deadline), request["model"], context)
-
-    def _upload(self, task: dict[str, Any], uploads: list[Any]) -> dict[str, Any]:
-        """Upload local media inputs; return the task with their media UUIDs in place."""
-        from airflow_provider_sync.media import replace_sources
-
-        if not uploads:
-            return task
-        uploaded: dict[str, str] = {}
-        for media in uploads:
-            if media.source in uploaded:
-                continue
-            mib = media.size / 2**20
-            shown = describe_source(media.source)
-            self.log.info("Uploading %s %s (%.1f MiB) to Runware", media.field, shown, mib)
-            ack = self.hook.upload_media(media)
-            uploaded[media.source] = str(ack["mediaUUID"])
-            self.log.info("Uploaded %s as media %s", shown, ack["mediaUUID"])
-        return replace_sources(task, uploaded)
 
     def _poll_in_worker(self, task_uuid: str, schedule: PollSchedule, deadline: float) -> JobEvent:
         from airflow_provider_sync.job_watch import JobWatch
@@ -488,7 +398,7 @@ class SyncBaseOperator(BaseOperator):
         if event["status"] == "success":
             raw = dict(event.get("result") or {})
             if raw.get("videoURL") is not None:
-                self._check_video_url(str(raw["videoURL"]), task_uuid)
+                check_result_url(str(raw["videoURL"]), task_uuid, lambda: self.hook.base_url)
             result: SyncResult = {
                 "task_uuid": task_uuid,
                 "model": model,
@@ -511,7 +421,7 @@ class SyncBaseOperator(BaseOperator):
                 describe_source(str(result["video_url"])),
             )
             context["ti"].xcom_push(key=VIDEO_URL_XCOM_KEY, value=result["video_url"])
-            if _has_output_path(self.output_path):
+            if has_output_path(self.output_path):
                 if self._delivered_to:
                     result["output_path"], result["output_bytes"] = self._delivered(result)
                 else:
@@ -535,26 +445,6 @@ class SyncBaseOperator(BaseOperator):
             status_code=err.get("status_code"),
         )
 
-    def _check_video_url(self, url: str, task_uuid: str) -> None:
-        """Refuse a result URL that is not https (http only from an emulator on loopback).
-
-        The URL becomes an extra link in the UI and is downloaded by the worker; an answer
-        that points elsewhere (``javascript:``, ``file:``, plain http on the internet) is
-        treated as a failed job, never shown or fetched.
-        """
-        parts = urlsplit(url)
-        if parts.scheme == "https" and parts.hostname:
-            return
-        base = urlsplit(self.hook.base_url)
-        if parts.scheme == "http" and _is_loopback(parts.hostname) and _is_loopback(base.hostname):
-            return
-        raise RunwareJobError(
-            f"Runware reported success with a videoURL that is not an https URL "
-            f"({describe_source(url)}); not using it",
-            code="invalidVideoURL",
-            task_uuid=task_uuid,
-        )
-
     def _save_output(self, result: SyncResult) -> tuple[str, int]:
         from airflow_provider_sync.media import save_output
 
@@ -563,7 +453,14 @@ class SyncBaseOperator(BaseOperator):
                 "Runware reported success without a videoURL", task_uuid=result["task_uuid"]
             )
         # Checked again: the file may have appeared while the job rendered.
-        target = self._output_location(self._media_roots(), result["output_format"], result["task_uuid"])
+        target = check_output(
+            str(self.output_path).strip(),
+            self._media_roots(),
+            self._path_origins.output_path,
+            result["output_format"],
+            self.overwrite,
+            result["task_uuid"],
+        )
         started = time.monotonic()
         url = str(result["video_url"])
         size = save_output(lambda path: self.hook.download(url, path), target, overwrite=self.overwrite)
@@ -574,127 +471,6 @@ class SyncBaseOperator(BaseOperator):
             format_duration(time.monotonic() - started),
         )
         return target, size
-
-    # ------------------------------------------------------------------ object storage
-
-    def _check_transfers(self, *, parse_time: bool = False) -> tuple[str, str]:
-        """Validated ``input_transfer`` and ``output_transfer`` (literal ones at parse time)."""
-        from airflow_provider_sync.object_storage import (
-            INPUT_TRANSFERS,
-            OUTPUT_TRANSFERS,
-            check_transfer,
-        )
-
-        values = []
-        for name, allowed in (("input_transfer", INPUT_TRANSFERS), ("output_transfer", OUTPUT_TRANSFERS)):
-            value = getattr(self, name)
-            if parse_time and _is_unresolved(value):
-                values.append("auto")
-                continue
-            values.append(check_transfer(value, name, allowed))
-        return values[0], values[1]
-
-    def _plan_inputs(self, uploads: list[Any], mode: str) -> set[str]:
-        """The sources of ``uploads`` that go to Runware as presigned URLs (the rest are uploaded).
-
-        :raises SyncValidationError: with ``input_transfer="presign"`` for an input whose store
-            cannot presign here.
-        """
-        from airflow_provider_sync.object_storage import can_presign
-
-        chosen: set[str] = set()
-        for media in uploads:
-            where = media.location or media.source
-            able = can_presign(where)
-            if mode == "presign" and not able:
-                raise SyncValidationError(
-                    f"{media.field}: input_transfer='presign', but {describe_source(media.source)!r} is "
-                    "not in an object store that can presign here (s3:// with the Amazon provider); "
-                    "use input_transfer='auto' or 'upload'"
-                )
-            if able and mode != "upload":
-                chosen.add(media.source)
-        return chosen
-
-    def _plan_output(self, location: str, request: dict[str, Any], mode: str) -> bool:
-        """Whether Runware PUTs the video straight to ``location`` through a presigned URL."""
-        from airflow_provider_sync.object_storage import can_presign
-
-        if request.get("uploadEndpoint"):
-            return False  # the user chose where Runware delivers; we download from videoURL
-        able = can_presign(location.rstrip("/") + "/x.mp4" if location.endswith("/") else location)
-        if mode == "presign" and not able:
-            raise SyncValidationError(
-                f"output_path: output_transfer='presign', but {describe_source(location)!r} is not in "
-                "an object store that can presign here (s3:// with the Amazon provider); use "
-                "output_transfer='auto' or 'download'"
-            )
-        return able and mode != "download"
-
-    def _prepare(
-        self,
-        task: dict[str, Any],
-        uploads: list[Any],
-        presigned: set[str],
-        roots: MediaRoots,
-        direct_format: str | None,
-        timeout: float,
-    ) -> dict[str, Any]:
-        """Just before submitting: sign URLs, validate the final request, then upload the rest.
-
-        Runs only when a job is really submitted (not on re-attaching). The signed URLs never
-        enter the job's fingerprint (computed before, from the object's URL and ETag) nor a log
-        line with their query string.
-        """
-        from airflow_provider_sync.media import replace_sources
-        from airflow_provider_sync.models import VideoInferenceTask, format_validation_error
-        from airflow_provider_sync.object_storage import INPUT_URL_SECONDS, presign
-
-        if direct_format is not None:
-            # Checked again with the job's own name: no overwrite, allowed roots, video name.
-            target = self._output_location(roots, direct_format, str(task["taskUUID"]))
-            # Valid for the whole wait plus a margin: Runware PUTs when the render ends.
-            put_url = presign(target, "PUT", int(timeout) + 900)
-            if put_url is None:
-                raise SyncValidationError(f"output_path: cannot presign {describe_source(target)!r}")
-            task = {**task, "uploadEndpoint": put_url}
-            self.log.info(
-                "Output: Runware PUTs the video straight to %s (presigned URL %s); the worker "
-                "does not download it",
-                describe_source(target),
-                describe_source(put_url),
-            )
-        signed: dict[str, str] = {}
-        for media in uploads:
-            if media.source not in presigned or media.source in signed:
-                continue
-            url = presign(media.location or media.source, "GET", INPUT_URL_SECONDS)
-            if url is None:
-                raise SyncValidationError(f"{media.field}: cannot presign {describe_source(media.source)!r}")
-            signed[media.source] = url
-            self.log.info(
-                "Input %s %s: sent to Runware as a presigned URL (%s), not uploaded by the worker",
-                media.field,
-                describe_source(media.source),
-                describe_source(url),
-            )
-        task = replace_sources(task, signed) if signed else task
-        # Nothing has been sent yet: the request as it will go, signed URLs included, must pass.
-        from pydantic import ValidationError
-
-        try:
-            VideoInferenceTask.model_validate(task)
-        except ValidationError as exc:
-            raise SyncValidationError(format_validation_error(exc)) from None
-        rest = [m for m in uploads if m.source not in signed]
-        for media in rest:
-            self.log.info(
-                "Input %s %s: uploaded through the worker (input_transfer=%s)",
-                media.field,
-                describe_source(media.source),
-                self.input_transfer,
-            )
-        return self._upload(task, rest)
 
     def _delivered(self, result: SyncResult) -> tuple[str, int]:
         """The object Runware PUT the video to, and its size (read from the store, not downloaded).
@@ -739,68 +515,6 @@ class SyncBaseOperator(BaseOperator):
             "and is billed; a re-run of this task instance re-attaches to it.",
             task_uuid or "(see the task_uuid XCom)",
         )
-
-
-def _has_output_path(value: Any) -> bool:
-    # A template rendering an unset param gives "" or "None": no output wanted.
-    return bool(value) and str(value).strip() not in ("", "None")
-
-
-def _is_loopback(host: str | None) -> bool:
-    if not host:
-        return False
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def _describe_inputs(request: dict[str, Any]) -> str:
-    inputs = request["inputs"]
-    parts = [f"audio {a['id']}={describe_source(a['source'])}" for a in inputs.get("audio", [])]
-    parts += [
-        f"speech {s['id']} ({len(s['text'])} chars, voice {s['provider']['voiceId']})"
-        for s in inputs.get("speech", [])
-    ]
-    settings = request.get("providerSettings", {}).get("sync", {})
-    for key in ("outputFormat", "outputQuality"):
-        if key in request:
-            parts.append(f"{key}={request[key]}")
-    plain = [f"{k}={v}" for k, v in settings.items() if k != "segments"]
-    if plain:
-        parts.append("settings " + ", ".join(plain))
-    if "segments" in settings:
-        parts.append(f"{len(settings['segments'])} segments")
-    return "; ".join(parts)
-
-
-def _stand_ins(params: dict[str, Any], unresolved: set[str], default_model: str) -> dict[str, Any]:
-    """Replace run-time values with harmless stand-ins, so the literal ones can be checked now."""
-    out = {k: (None if k in unresolved else v) for k, v in params.items()}
-    if out["model"] is None:
-        out["model"] = default_model
-    if "video" in unresolved:
-        out["video"] = "pending"
-    segments = coerce_structure(out.get("segments"), "segments")
-    refs = [s.get("ref") for s in segments if isinstance(s, Mapping)] if isinstance(segments, list) else []
-    known: list[Any] = []
-    for name in ("audio", "speech"):
-        if name not in unresolved:
-            value = coerce_structure(params.get(name), name)
-            if isinstance(value, list):
-                known += [i.get("id") for i in value if isinstance(i, Mapping)]
-    missing = [r for r in dict.fromkeys(refs) if isinstance(r, str) and r not in known]
-    if "audio" in unresolved or "speech" in unresolved:
-        stand_in = [{"id": r, "source": "pending"} for r in missing] or (
-            [{"id": "pending", "source": "pending"}] if not known else None
-        )
-        if "audio" in unresolved:
-            out["audio"] = stand_in
-        elif stand_in:
-            out["audio"] = (coerce_structure(out.get("audio"), "audio") or []) + stand_in
-    return out
 
 
 class SyncLipsyncOperator(SyncBaseOperator):

@@ -451,16 +451,16 @@ def test_each_saved_render_is_an_asset_event_naming_the_file(runware_conn: str, 
 
 
 def test_the_request_summary_names_what_is_set_and_nothing_empty() -> None:
-    from airflow_provider_sync.operators.sync import _describe_inputs
+    from airflow_provider_sync.describe import describe_request
 
     segments_only = lipsync(
         audio=[{"id": "a", "source": AUDIO}],
         segments=[{"startTime": 0, "endTime": 2, "ref": "a"}],
     ).build_request()
-    summary = _describe_inputs(segments_only)
+    summary = describe_request(segments_only)
     assert "settings" not in summary
     assert summary.endswith("1 segments")
-    with_mode = _describe_inputs(lipsync(sync_mode="loop").build_request())
+    with_mode = describe_request(lipsync(sync_mode="loop").build_request())
     assert "settings syncMode=loop" in with_mode
     assert "; ;" not in with_mode
     assert not with_mode.endswith("; ")

@@ -223,7 +223,9 @@ def test_upload_and_download_through_the_worker_when_asked(
 
 
 def test_presign_refused_where_the_store_cannot(tmp_path: Any, s3: S3Server) -> None:
+    from airflow_provider_sync.media_plan import plan_media
     from airflow_provider_sync.operators.sync import SyncLipsyncOperator
+    from airflow_provider_sync.paths import MediaRoots, TemplatedPaths
 
     clip = tmp_path / "clip.mp4"
     clip.write_bytes(VIDEO)
@@ -231,7 +233,15 @@ def test_presign_refused_where_the_store_cannot(tmp_path: Any, s3: S3Server) -> 
         task_id="t", video=str(clip), audio="https://example.com/a.wav", input_transfer="presign"
     )
     with pytest.raises(SyncValidationError, match="input_transfer='presign'"):
-        op._plan_inputs(media_module.find_local_media(op.build_request()), "presign")
+        plan_media(
+            op.build_request(),
+            roots=MediaRoots(),
+            origins=TemplatedPaths(video=False, audio=False, output_path=False),
+            input_transfer="presign",
+            output_transfer="auto",
+            output_path=None,
+            overwrite=False,
+        )
     with pytest.raises(SyncValidationError, match="input_transfer"):
         SyncLipsyncOperator(task_id="u", video="v", audio="a", input_transfer="sometimes")
 
