@@ -36,7 +36,12 @@ TOP_LEVEL = {
     "webhookURL",
     "uploadEndpoint",
     "numberResults",
+    # runware-python's task_map.py (generated from Runware's schema bundle) and sdk-python's
+    # IVideoInference both carry ``ttl`` for video inference.
+    "ttl",
 }
+#: The emulator's own ceiling on ``numberResults`` (Runware's for Sync is not published).
+MAX_RESULTS = 20
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
 
@@ -60,6 +65,10 @@ class _Errors:
 
 def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _nonempty_str(value: Any) -> bool:
@@ -92,6 +101,16 @@ def validate_task(task: dict[str, Any]) -> list[dict[str, Any]]:
             "outputQuality",
             f"outputQuality must be an integer from 20 to 99, not {quality!r}",
         )
+    results = task.get("numberResults")
+    if results is not None and not (_is_int(results) and 1 <= results <= MAX_RESULTS):
+        e.add(
+            "invalidParameter",
+            "numberResults",
+            f"numberResults must be an integer from 1 to {MAX_RESULTS}, not {results!r}",
+        )
+    ttl = task.get("ttl")
+    if ttl is not None and not (_is_int(ttl) and ttl >= 1):
+        e.add("invalidParameter", "ttl", f"ttl must be a whole number of seconds >= 1, not {ttl!r}")
     if "includeCost" in task and not isinstance(task["includeCost"], bool):
         e.add("invalidParameter", "includeCost", "includeCost must be true or false")
     for key in ("uploadEndpoint", "webhookURL"):
