@@ -82,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         asyncio.run(serve())
     finally:
-        state._executor.shutdown(wait=False, cancel_futures=True)
+        state.close()
         if temp is not None:
             shutil.rmtree(temp, ignore_errors=True)
     return 0

@@ -1,8 +1,9 @@
 """The emulator's HTTP face: Runware's task endpoint, served media, and an admin API.
 
-The task endpoint is a plain ASGI callable rather than a Starlette view because two faults
-need the raw protocol: a connection dropped halfway through an answer, and a body that is
-not the JSON it claims to be.
+The task endpoint is a plain ASGI callable rather than a Starlette view because several
+faults need the raw protocol: a connection dropped halfway through an answer, a body that is
+not the JSON it claims to be, a body sent a byte at a time, and headers with no body after
+them. Each of those waits with ``await``, so one slow answer never holds up the others.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-from airflow_provider_sync.testing.emulator.faults import FaultRule
+from airflow_provider_sync.testing.emulator.faults import FaultRule, stray_items
 from airflow_provider_sync.testing.emulator.output import MIME_TYPES, describe, output_path
 from airflow_provider_sync.testing.emulator.state import EmulatorState
 
@@ -103,16 +104,22 @@ class TaskEndpoint:
             body_out = _error_body("rateLimitExceeded", "too many requests; slow down")
             await self._answer(send, entry, 429, body_out, {"retry-after": "1"})
             return
-        fault = state.faults.for_request({str(t.get("taskType")) for t in tasks}, body)
+        fault = state.faults.for_request(tasks, body)
         if fault is not None:
             entry["fault"] = fault.kind
             if await self._fault_before(fault, send, entry):
                 return
         data, errors = state.handle(tasks, base_url, body)
+        if fault is not None and fault.kind == "omit_from_batch":
+            data, errors = self._omit(fault, tasks, data, errors, entry)
+        status = 200 if data or not errors else _ERROR_STATUS.get(str(errors[0].get("code")), 400)
+        if fault is not None and fault.kind == "stray_items":
+            # Beside the real answer, whose status stays what the real items make it.
+            stray_data, stray_errors = stray_items(fault, str(tasks[0].get("taskType")), base_url)
+            data, errors = data + stray_data, errors + stray_errors
         out: dict[str, Any] = {"data": data}
         if errors:
             out["errors"] = errors
-        status = 200 if data or not errors else _ERROR_STATUS.get(str(errors[0].get("code")), 400)
         if fault is not None and fault.kind == "lost_response":
             entry["status"] = status
             await self._reset(send, entry)
@@ -121,12 +128,35 @@ class TaskEndpoint:
             body_out = _error_body("timeout", "request exceeded maximum queue wait time")
             await self._answer(send, entry, 504, body_out)
             return
+        if fault is not None and fault.kind == "trickle":
+            await self._trickle(send, receive, entry, status, json.dumps(out).encode(), fault.seconds)
+            return
+        if fault is not None and fault.kind == "stall":
+            await self._stall(send, receive, entry, status, json.dumps(out).encode(), fault.seconds)
+            return
         await self._answer(send, entry, status, out)
+
+    def _omit(
+        self,
+        fault: FaultRule,
+        tasks: list[dict[str, Any]],
+        data: list[Any],
+        errors: list[Any],
+        entry: dict[str, Any],
+    ) -> tuple[list[Any], list[Any]]:
+        """Leave one getResponse task (``match``, or one drawn at random) out of the answer."""
+        polled = [str(t.get("taskUUID")) for t in tasks if t.get("taskType") == "getResponse"]
+        left_out = fault.match if fault.match in polled else self.state.faults.choice(polled)
+        entry["omitted"] = left_out
+        return (
+            [d for d in data if d.get("taskUUID") != left_out],
+            [e for e in errors if e.get("taskUUID") != left_out],
+        )
 
     async def _fault_before(self, fault: FaultRule, send: Send, entry: dict[str, Any]) -> bool:
         """Apply a fault that happens instead of (or before) the work; True if it answered."""
         if fault.kind == "slow":
-            await asyncio.sleep(fault.delay)
+            await asyncio.sleep(fault.seconds)
             return False
         if fault.kind == "status":
             code = {400: "invalidRequest", 408: "timeout", 500: "internalServerError", 504: "timeout"}.get(
@@ -173,6 +203,50 @@ class TaskEndpoint:
         await send({"type": "http.response.start", "status": status, "headers": raw_headers})
         await send({"type": "http.response.body", "body": payload})
 
+    async def _start(self, send: Send, status: int, length: int) -> None:
+        headers = [(b"content-type", b"application/json"), (b"content-length", str(length).encode())]
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+
+    async def _trickle(
+        self, send: Send, receive: Receive, entry: dict[str, Any], status: int, payload: bytes, delay: float
+    ) -> None:
+        """The whole answer, one byte every ``delay`` seconds, until done or the client leaves."""
+        await self._start(send, status, len(payload))
+        gone = asyncio.ensure_future(_disconnected(receive))
+        sent = 0
+        try:
+            for n in range(len(payload)):
+                if n:
+                    await asyncio.wait({gone}, timeout=delay)
+                if gone.done():
+                    break
+                await send({"type": "http.response.body", "body": payload[n : n + 1], "more_body": True})
+                sent += 1
+            else:
+                await send({"type": "http.response.body", "body": b"", "more_body": False})
+        finally:
+            gone.cancel()
+            entry["status"] = status
+            entry["sent_bytes"] = sent
+            entry["client_left"] = sent < len(payload)
+            self.state.record(entry)
+
+    async def _stall(
+        self, send: Send, receive: Receive, entry: dict[str, Any], status: int, payload: bytes, limit: float
+    ) -> None:
+        """Headers, then no body until the client leaves (or ``limit`` s pass: then drop it)."""
+        await self._start(send, status, len(payload))
+        gone = asyncio.ensure_future(_disconnected(receive))
+        try:
+            await asyncio.wait({gone}, timeout=limit)
+        finally:
+            entry["status"] = status
+            entry["client_left"] = gone.done()
+            gone.cancel()
+            self.state.record(entry)
+        if not entry["client_left"]:
+            raise InjectedReset("stalled answer dropped after its time limit")
+
     async def _reset(self, send: Send, entry: dict[str, Any]) -> None:
         entry.setdefault("status", 0)
         self.state.record(entry)
@@ -180,6 +254,12 @@ class TaskEndpoint:
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send({"type": "http.response.body", "body": b'{"data": [', "more_body": True})
         raise InjectedReset("injected connection reset")
+
+
+async def _disconnected(receive: Receive) -> None:
+    """Return once the client has closed the connection (the request body is already read)."""
+    while (await receive())["type"] != "http.disconnect":
+        pass
 
 
 def _api_key(request: Request, tasks: list[dict[str, Any]]) -> str | None:
@@ -201,10 +281,10 @@ def create_app(state: EmulatorState) -> Starlette:
         stem = name.split(".")[0]
         with state.lock:
             item = state.media.get(stem)
-            job = next((j for j in state.jobs.values() if j.video_uuid == stem), None)
+            job = next((j for j in state.jobs.values() if stem in j.videos), None)
         if item is not None and item.path is not None and item.path.exists():
             return FileResponse(item.path, media_type=item.mime)
-        if job is None or job.status(time.time()) != "success":
+        if job is None or not job.serves_video(time.time()):
             return JSONResponse({"error": "no such media"}, status_code=404)
         if state.config.output != "render":
             return JSONResponse(describe(job), headers={"x-emulator-output": "metadata"})
@@ -255,6 +335,16 @@ def create_app(state: EmulatorState) -> Starlette:
             found.ready_at = min(found.ready_at, time.time())
         return JSONResponse({"ok": True})
 
+    async def deliver_now(request: Request) -> Response:
+        with state.lock:
+            found = state.jobs.get(request.path_params["uuid"])
+            if found is None:
+                return JSONResponse({"error": "no such job"}, status_code=404)
+            if found.deliver_delay is None or found.delivery != "pending":
+                return JSONResponse({"error": "no late delivery is pending for this job"}, status_code=409)
+            found.deliver_now.set()
+        return JSONResponse({"ok": True})
+
     async def faults(request: Request) -> Response:
         if request.method == "DELETE":
             with state.lock:
@@ -295,6 +385,7 @@ def create_app(state: EmulatorState) -> Starlette:
         Route("/_emulator/jobs/{uuid}", job),
         Route("/_emulator/jobs/{uuid}/complete", complete, methods=["POST"]),
         Route("/_emulator/jobs/{uuid}/fail", fail, methods=["POST"]),
+        Route("/_emulator/jobs/{uuid}/deliver", deliver_now, methods=["POST"]),
         Route("/_emulator/faults", faults, methods=["GET", "POST", "DELETE"]),
         Route("/_emulator/config", config, methods=["GET", "POST"]),
         Route("/_emulator/reset", reset, methods=["POST"]),

@@ -14,7 +14,7 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_sync.testing.emulator.remote import deliver, fetch, is_loopback_url
+from airflow_provider_sync.testing.emulator.remote import deliver_result, fetch, is_loopback_url
 
 if TYPE_CHECKING:
     from airflow_provider_sync.testing.emulator.state import EmulatorState, Job
@@ -80,10 +80,8 @@ def input_sources(request: dict[str, Any]) -> list[str]:
 
 
 def _deliver(job: Job, target: Path, state: EmulatorState) -> None:
-    endpoint = job.request.get("uploadEndpoint")
-    if endpoint:
-        ext = target.suffix.lstrip(".")
-        deliver(target, str(endpoint), MIME_TYPES.get(ext, "application/octet-stream"), state)
+    ext = target.suffix.lstrip(".")
+    deliver_result(job, target, MIME_TYPES.get(ext, "application/octet-stream"), state)
 
 
 def overlay_lines(request: dict[str, Any]) -> list[str]:

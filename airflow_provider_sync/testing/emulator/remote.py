@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
+import threading
+import time
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
@@ -18,11 +20,13 @@ from urllib.parse import urlsplit
 import httpx
 
 if TYPE_CHECKING:
-    from airflow_provider_sync.testing.emulator.state import EmulatorState
+    from airflow_provider_sync.testing.emulator.state import EmulatorState, Job
 
 #: Seconds allowed for one fetch or delivery (connect, and each read or write).
 TIMEOUT = 60.0
 CHUNK = 1024 * 1024
+#: How often a late delivery looks whether its job has turned ``success``.
+_LATE_CHECK_SECONDS = 0.02
 
 
 class JobFailure(Exception):
@@ -96,3 +100,70 @@ def deliver(path: Path, url: str, content_type: str, state: EmulatorState) -> in
         state.stats["delivered_bytes"] += size
         state.stats["deliveries"] += 1
     return size
+
+
+def deliver_result(job: Job, path: Path, content_type: str, state: EmulatorState) -> None:
+    """Hand the finished file to the job's ``uploadEndpoint``, as its faults say.
+
+    Normally the PUT happens before the job turns ``success`` (a failed PUT fails the job).
+    ``upload_failed`` skips the PUT and fails the job; ``deliver_late`` lets the job turn
+    ``success`` first and PUTs ``deliver_delay`` seconds after that, from its own thread.
+    """
+    endpoint = job.request.get("uploadEndpoint")
+    if not endpoint:
+        return
+    if job.upload_failure is not None:
+        with state.lock:
+            job.delivery = "failed"
+            state.stats["failed_deliveries"] += 1
+        raise JobFailure(*job.upload_failure)
+    if job.deliver_delay is not None:
+        threading.Thread(
+            target=_deliver_late,
+            args=(job, path, str(endpoint), content_type, state),
+            name=f"emulator-late-delivery-{job.task_uuid[:8]}",
+            daemon=True,
+        ).start()
+        return
+    try:
+        deliver(path, str(endpoint), content_type, state)
+    except JobFailure:
+        with state.lock:
+            job.delivery = "failed"
+            state.stats["failed_deliveries"] += 1
+        raise
+    with state.lock:
+        job.delivery = "delivered"
+        job.delivered_at = time.time()
+
+
+def _deliver_late(job: Job, path: Path, url: str, content_type: str, state: EmulatorState) -> None:
+    """Wait until ``job`` answers ``success``, then ``deliver_delay`` seconds, then PUT."""
+    while True:
+        if state.stopping.is_set() or state.jobs.get(job.task_uuid) is not job:
+            return
+        status = job.status(time.time())
+        if status == "success":
+            break
+        if status == "error":
+            with state.lock:
+                job.delivery = "skipped"
+            return
+        state.stopping.wait(_LATE_CHECK_SECONDS)
+    with state.lock:
+        job.success_seen_at = time.time()
+    job.deliver_now.wait(job.deliver_delay)  # the admin API may cut the wait short
+    if state.stopping.is_set() or state.jobs.get(job.task_uuid) is not job:
+        return
+    try:
+        deliver(path, url, content_type, state)
+    except JobFailure:
+        # Success was reported already; all the emulator can do is count it.
+        with state.lock:
+            job.delivery = "failed"
+            state.stats["failed_deliveries"] += 1
+        return
+    with state.lock:
+        job.delivery = "delivered"
+        job.delivered_at = time.time()
+        state.stats["late_deliveries"] += 1

@@ -119,6 +119,7 @@ class EmulatorServer:
         if self._thread is not None:
             self._thread.join(timeout=10)
         self._sock.close()
+        self.state.close()
         self.state._executor.shutdown(wait=True, cancel_futures=True)
         if self._temp is not None:
             shutil.rmtree(self._temp, ignore_errors=True)
@@ -254,3 +255,7 @@ class EmulatorAdmin:
 
     def fail(self, task_uuid: str, code: str = "timeoutProvider", message: str = "failed (admin)") -> None:
         self._call("POST", f"jobs/{task_uuid}/fail", {"code": code, "message": message})
+
+    def deliver(self, task_uuid: str) -> None:
+        """Make a job's pending late delivery (``deliver_late``) happen now."""
+        self._call("POST", f"jobs/{task_uuid}/deliver")

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from airflow_provider_sync.testing.emulator.config import PRICES_PER_AUDIO_SECOND, EmulatorConfig
-from airflow_provider_sync.testing.emulator.faults import FaultPlan
+from airflow_provider_sync.testing.emulator.faults import WAITING_STATUSES, FaultPlan
 from airflow_provider_sync.testing.emulator.validation import validate_task
 
 #: Audio length assumed for media the emulator cannot measure (about the sample clip's).
@@ -43,10 +43,45 @@ class Job:
     fail: tuple[str, str] | None = None
     output: Future[Path] | None = None
     output_path: Path | None = None
+    #: Videos beyond the first, for ``numberResults`` > 1 (Runware answers one item each).
+    extra_videos: list[str] = field(default_factory=list)
+    #: ``upload_failed``: the job skips its PUT and ends in this error (code, message) ...
+    upload_failure: tuple[str, str] | None = None
+    #: ... and its error answer still carries the video when this is true.
+    video_on_failure: bool = False
+    #: ``deliver_late``: seconds between reporting success and the PUT.
+    deliver_delay: float | None = None
+    #: ``None`` without ``uploadEndpoint``; else ``pending``, ``delivered``, ``failed`` or
+    #: ``skipped`` (the job failed before its PUT).
+    delivery: str | None = None
+    #: When getResponse first answered ``success``, and when the late delivery saw it.
+    success_reported_at: float | None = None
+    success_seen_at: float | None = None
+    delivered_at: float | None = None
+    deliver_now: threading.Event = field(default_factory=threading.Event)
+    #: ``waiting_statuses``: answers left that report a waiting status, and which ones.
+    waiting_left: int = 0
+    waiting_shown: int = 0
+    waiting_labels: tuple[str, ...] = ()
 
     @property
     def model(self) -> str:
         return str(self.request.get("model"))
+
+    @property
+    def videos(self) -> list[str]:
+        """Every video UUID of the job, the first one first."""
+        return [self.video_uuid, *self.extra_videos]
+
+    def video_url(self, base_url: str, video_uuid: str | None = None) -> str:
+        return f"{base_url}/media/{video_uuid or self.video_uuid}.{_EXTENSIONS[self.output_format]}"
+
+    def serves_video(self, now: float) -> bool:
+        """True once the video may be fetched: success, or a failed PUT that kept it."""
+        status = self.status(now)
+        if status == "success":
+            return True
+        return status == "error" and self.video_on_failure and self.output_path is not None
 
     def status(self, now: float) -> str:
         if now < self.ready_at:
@@ -80,10 +115,18 @@ class Job:
             "audio_seconds": self.audio_seconds,
             "cost": self.cost,
             "videoUUID": self.video_uuid,
-            "videoURL": f"{base_url}/media/{self.video_uuid}.{_EXTENSIONS[self.output_format]}",
+            "videoURL": self.video_url(base_url),
             "outputFormat": self.output_format,
+            "results": len(self.videos),
             "request": self.request,
         }
+        if self.extra_videos:
+            out["videos"] = [self.video_url(base_url, v) for v in self.videos]
+        if self.delivery is not None:
+            out["delivery"] = self.delivery
+            out["success_reported_at"] = self.success_reported_at
+            out["success_seen_at"] = self.success_seen_at
+            out["delivered_at"] = self.delivered_at
         if status == "error":
             out["code"], out["message"] = self.error()
         return out
@@ -119,9 +162,21 @@ class EmulatorState:
         default_factory=lambda: ThreadPoolExecutor(max_workers=2, thread_name_prefix="emulator-render")
     )
     _bucket: tuple[float, float] = (0.0, 0.0)
+    #: Set when the server stops, so late deliveries give up.
+    stopping: threading.Event = field(default_factory=threading.Event)
+
+    def close(self) -> None:
+        """Stop background work: pending late deliveries end without their PUT."""
+        self.stopping.set()
+        with self.lock:
+            for job in self.jobs.values():
+                job.deliver_now.set()
+        self._executor.shutdown(wait=False, cancel_futures=True)
 
     def reset(self) -> None:
         with self.lock:
+            for job in self.jobs.values():
+                job.deliver_now.set()  # a late delivery of a forgotten job is dropped
             self.jobs.clear()
             self.used_uuids.clear()
             self.log.clear()
@@ -227,7 +282,10 @@ class EmulatorState:
             return
         assert isinstance(task_uuid, str)
         seconds = self.audio_seconds(task)
-        cost = round(PRICES_PER_AUDIO_SECOND[task["model"]] * seconds, 4)
+        # Runware answers one item per result (runware-python's polling waits for
+        # ``numberResults`` items); each is a render, so each is billed.
+        results = int(task.get("numberResults") or 1)
+        cost = round(PRICES_PER_AUDIO_SECOND[task["model"]] * seconds * results, 4)
         credit = self.config.credit_usd
         if credit is not None and self.spent_usd + cost > credit + 1e-9:
             errors.append(
@@ -243,7 +301,7 @@ class EmulatorState:
             return
         self.spent_usd += cost
         render = self.config.render_seconds + self.config.render_seconds_per_audio_second * seconds
-        fault = self.faults.job_error(task, body)
+        faults = self.faults.for_job(task, body)
         job = Job(
             task_uuid=task_uuid,
             request=task,
@@ -254,8 +312,22 @@ class EmulatorState:
             video_uuid=str(uuid.uuid4()),
             output_format=str(task.get("outputFormat") or "MP4").upper(),
             seed=int(hashlib.sha256(task_uuid.encode()).hexdigest()[:8], 16),
-            fail=(fault.code, fault.message) if fault else None,
+            extra_videos=[str(uuid.uuid4()) for _ in range(results - 1)],
         )
+        end = faults.end
+        if end is not None and end.kind == "upload_failed":
+            job.upload_failure = (str(end.code), str(end.message))
+            job.video_on_failure = end.video_url
+        elif end is not None:
+            job.fail = (str(end.code), str(end.message))
+        if faults.deliver_late is not None:
+            job.deliver_delay = faults.deliver_late.seconds
+        if faults.waiting is not None:
+            job.waiting_left = faults.waiting.polls
+            label = faults.waiting.job_status
+            job.waiting_labels = (label,) if label else WAITING_STATUSES
+        if task.get("uploadEndpoint"):
+            job.delivery = "skipped" if job.fail else "pending"
         if job.fail is None and (self.config.output == "render" or _needs_io(task)):
             from airflow_provider_sync.testing.emulator.output import produce_output
 
@@ -301,11 +373,24 @@ class EmulatorState:
                     }
                 )
             return
+        if job.waiting_left > 0:
+            # Runware's Python SDK keeps polling on these statuses (runware/base.py).
+            label = job.waiting_labels[job.waiting_shown % len(job.waiting_labels)]
+            job.waiting_shown += 1
+            job.waiting_left -= 1
+            data.append({"taskType": "videoInference", "taskUUID": job.task_uuid, "status": label})
+            return
         status = job.status(now)
         if status == "processing":
             data.append({"taskType": "videoInference", "taskUUID": job.task_uuid, "status": "processing"})
         elif status == "error":
             code, message = job.error()
+            # A failed PUT may leave the rendered video reachable (unpublished either way).
+            video = (
+                {"videoUUID": job.video_uuid, "videoURL": job.video_url(base_url)}
+                if job.serves_video(now)
+                else {}
+            )
             if self.config.job_error_style == "nested":
                 data.append(
                     {
@@ -313,6 +398,7 @@ class EmulatorState:
                         "taskUUID": job.task_uuid,
                         "status": "error",
                         "error": {"code": code, "message": message},
+                        **video,
                     }
                 )
             else:
@@ -322,22 +408,25 @@ class EmulatorState:
                         "message": message,
                         "taskType": "videoInference",
                         "taskUUID": job.task_uuid,
+                        **video,
                     }
                 )
         else:
-            item = job.describe(now, base_url)
-            out = {
-                "taskType": "videoInference",
-                "taskUUID": job.task_uuid,
-                "status": "success",
-                "videoUUID": job.video_uuid,
-                "videoURL": item["videoURL"],
-                "seed": job.seed,
-                "outputFormat": job.output_format,
-            }
-            if job.request.get("includeCost"):
-                out["cost"] = job.cost
-            data.append(out)
+            if job.success_reported_at is None:
+                job.success_reported_at = now
+            for n, video_uuid in enumerate(job.videos):
+                out = {
+                    "taskType": "videoInference",
+                    "taskUUID": job.task_uuid,
+                    "status": "success",
+                    "videoUUID": video_uuid,
+                    "videoURL": job.video_url(base_url, video_uuid),
+                    "seed": job.seed + n,
+                    "outputFormat": job.output_format,
+                }
+                if job.request.get("includeCost"):
+                    out["cost"] = round(job.cost / len(job.videos), 4)
+                data.append(out)
 
     def _media_storage(self, task: dict[str, Any], base_url: str, data: list[Any], errors: list[Any]) -> None:
         task_uuid = task.get("taskUUID")
@@ -382,9 +471,11 @@ class EmulatorState:
             errors.append({**base_error, "code": "invalidMedia", "parameter": "media", "message": str(exc)})
             return
         self.stats["media_uploads"] += 1
+        # runware-typescript's MediaStorageResult: an upload answer names its operation.
         data.append(
             {
                 **base_error,
+                "operation": "upload",
                 "mediaUUID": stored.media_uuid,
                 "mediaURL": f"{base_url}/media/{stored.media_uuid}",
             }
