@@ -8,6 +8,7 @@ import socket
 import time
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -15,7 +16,7 @@ import pytest
 
 from airflow_provider_sync.testing.emulator import EmulatorServer
 from airflow_provider_sync.testing.emulator.__main__ import parse_args
-from airflow_provider_sync.testing.emulator.faults import STRAY_ITEMS, WAITING_STATUSES, FaultRule
+from airflow_provider_sync.testing.emulator.faults import KINDS, STRAY_ITEMS, WAITING_STATUSES, FaultRule
 
 from ..dag_fixtures import fresh, wait_until_idle
 from .test_emulator_remote import Store
@@ -490,3 +491,11 @@ def test_the_command_line_takes_the_new_kinds() -> None:
         ("upload_failed", None),
         ("waiting_statuses", None),
     ]
+
+
+def test_every_fault_kind_is_documented_in_the_faults_table() -> None:
+    page = (Path(__file__).parents[2] / "docs" / "emulator.md").read_text()
+    table = page[page.index("| Kind | What happens |") :]
+    table = table[: table.index("\n\n")]
+    documented = {line.split("|")[1].strip().strip("`") for line in table.splitlines()[2:]}
+    assert documented == set(KINDS)
