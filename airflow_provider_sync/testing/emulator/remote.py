@@ -142,7 +142,8 @@ def _deliver_late(job: Job, path: Path, url: str, content_type: str, state: Emul
     while True:
         if state.stopping.is_set() or state.jobs.get(job.task_uuid) is not job:
             return
-        status = job.status(time.time())
+        # Called from the render itself: its future is set (and done) only after it returns.
+        status = job.status(time.time()) if job.output is not None and job.output.done() else "processing"
         if status == "success":
             break
         if status == "error":

@@ -129,6 +129,7 @@ class Job:
             out["delivered_at"] = self.delivered_at
         if status == "error":
             out["code"], out["message"] = self.error()
+            out["video_served"] = self.serves_video(now)
         return out
 
 
@@ -328,11 +329,12 @@ class EmulatorState:
             job.waiting_labels = (label,) if label else WAITING_STATUSES
         if task.get("uploadEndpoint"):
             job.delivery = "skipped" if job.fail else "pending"
+        # Registered before its render starts: a late delivery looks the job up.
+        self.jobs[task_uuid] = job
         if job.fail is None and (self.config.output == "render" or _needs_io(task)):
             from airflow_provider_sync.testing.emulator.output import produce_output
 
             job.output = self._executor.submit(produce_output, job, self)
-        self.jobs[task_uuid] = job
         self.used_uuids.add(task_uuid)
         self.stats["submissions"] += 1
         data.append({"taskType": "videoInference", "taskUUID": task_uuid, "status": "processing"})
