@@ -19,7 +19,7 @@ from airflow_provider_sync.testing.emulator.__main__ import parse_args
 from airflow_provider_sync.testing.emulator.faults import KINDS, STRAY_ITEMS, WAITING_STATUSES, FaultRule
 
 from ..dag_fixtures import fresh, wait_until_idle
-from .test_emulator_remote import Store
+from .loopback_store import Store
 
 KEY = "emu-answer-faults-key-77c1"
 VIDEO = "c64351d5-4c59-42f7-95e1-eace013eddab"

@@ -3,11 +3,9 @@ inputs and PUTs the finished video to a task's ``uploadEndpoint``."""
 
 from __future__ import annotations
 
-import threading
 import time
 import uuid
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import httpx
@@ -16,49 +14,9 @@ import pytest
 from airflow_provider_sync.testing.emulator import EmulatorServer
 from airflow_provider_sync.testing.emulator.remote import is_loopback_url
 
+from .loopback_store import AUDIO, VIDEO, Store
+
 KEY = "emu-remote-key-41aa"
-VIDEO = b"\x00\x00\x00\x18ftypmp42" + b"v" * 50_000
-AUDIO = b"RIFF" + b"a" * 20_000
-
-
-class Store:
-    """A tiny object store on loopback: GET serves files, PUT keeps what it receives."""
-
-    def __init__(self) -> None:
-        self.files: dict[str, bytes] = {"/in/clip.mp4": VIDEO, "/in/voice.wav": AUDIO}
-        self.gets: list[str] = []
-        self.puts: dict[str, bytes] = {}
-        store = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: Any) -> None:
-                pass
-
-            def do_GET(self) -> None:
-                path = self.path.split("?")[0]
-                store.gets.append(self.path)
-                body = store.files.get(path)
-                self.send_response(200 if body is not None else 404)
-                self.send_header("Content-Length", str(len(body or b"")))
-                self.end_headers()
-                self.wfile.write(body or b"")
-
-            def do_PUT(self) -> None:
-                length = int(self.headers["Content-Length"])
-                store.puts[self.path.split("?")[0]] = self.rfile.read(length)
-                status = 403 if "deny" in self.path else 200
-                self.send_response(status)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 @pytest.fixture

@@ -55,12 +55,22 @@ def lipsync(n: int = 0, **kwargs: Any) -> SyncLipsyncOperator:
     return SyncLipsyncOperator(**{**params, **kwargs})
 
 
-def run_to_end(op: SyncBaseOperator, ti: FakeTI) -> dict[str, Any]:
-    """Execute like Airflow would: defer, run the trigger, resume (or poll in the worker)."""
+def run_to_end(
+    op: SyncBaseOperator, ti: FakeTI, triggerer: asyncio.AbstractEventLoop | None = None
+) -> dict[str, Any]:
+    """Execute like Airflow would: defer, run the trigger, resume (or poll in the worker).
+
+    :param triggerer: a running event loop (in another thread) that runs the trigger, as one
+        triggerer runs many: triggers sharing it share its batching poller. Without it, the
+        trigger runs alone in a fresh loop.
+    """
     try:
         return op.execute({"ti": ti})
     except TaskDeferred as deferred:
-        events = asyncio.run(_first_event(deferred.trigger))
+        if triggerer is None:
+            events = asyncio.run(_first_event(deferred.trigger))
+        else:
+            events = asyncio.run_coroutine_threadsafe(_first_event(deferred.trigger), triggerer).result()
         method = getattr(op, deferred.method_name)
         return method({"ti": ti}, events, **(deferred.kwargs or {}))
 
