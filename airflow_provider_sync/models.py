@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from itertools import pairwise
-from typing import Annotated, Any, Literal, get_args
+from typing import Annotated, Any, Literal, TypeVar, get_args
 
 from pydantic import (
     AfterValidator,
@@ -33,6 +33,8 @@ SyncMode = Literal["bounce", "loop", "cut_off", "silence", "remap"]
 EditRegion = Literal["lips", "face", "head"]
 EmotionPrompt = Literal["happy", "sad", "angry", "disgusted", "surprised", "neutral"]
 OutputFormat = Literal["MP4", "WEBM", "MOV"]
+
+_T = TypeVar("_T", bound=BaseModel)
 
 SYNC_MODES: tuple[str, ...] = get_args(SyncMode)
 EDIT_REGIONS: tuple[str, ...] = get_args(EditRegion)
@@ -60,6 +62,36 @@ MAX_SECONDS = 30 * 24 * 3600.0
 _COMMON_SETTINGS = frozenset(
     {"syncMode", "temperature", "activeSpeakerDetection", "occlusionDetectionEnabled"}
 )
+#: Operator parameters every model takes (the request's envelope and its inputs).
+_COMMON_PARAMS = frozenset(
+    {
+        "model",
+        "video",
+        "audio",
+        "speech",
+        "output_format",
+        "output_quality",
+        "include_cost",
+        "webhook_url",
+        "upload_endpoint",
+        "ttl",
+        "safety",
+    }
+)
+_SETTING_PARAMS = frozenset(
+    {"sync_mode", "temperature", "active_speaker_detection", "occlusion_detection_enabled"}
+)
+#: Why an operator parameter is refused by a model that does not take it.
+_NOT_FOR: dict[str, str] = {
+    "segments": "Runware lists segments for react-1 as 'coming soon'",
+    "edit_region": "only react-1 (editRegion) and sync-3 (settings.mode) take it",
+    "emotion_prompt": "only react-1 takes it",
+    "tts": "only sync-3 takes it (settings.tts)",
+}
+
+#: Where a model's request settings go: lipsync-2, lipsync-2-pro and react-1 read
+#: ``providerSettings.sync``; sync-3 reads a top-level ``settings`` (and a top-level ``speech``).
+RequestShape = Literal["providerSettings", "settings"]
 
 
 @dataclass(frozen=True)
@@ -68,17 +100,31 @@ class SyncModel:
 
     :param air_id: Runware's model identifier, sent as ``model``.
     :param short_name: the name users may write instead of ``air_id``.
-    :param settings: the ``providerSettings.sync`` keys the model accepts.
+    :param settings: the wire keys of the model's settings object.
     :param unsupported_reasons: why a known setting is refused, for error messages.
+    :param shape: where the settings go (see :data:`RequestShape`).
+    :param params: the operator parameters the model takes.
+    :param aliases: other AIR ids Runware's registries have listed for it; accepted, and sent
+        as :attr:`air_id`.
+    :param page: Runware's page for the model (its request parameters and price).
     """
 
     air_id: str
     short_name: str
     settings: frozenset[str]
     unsupported_reasons: Mapping[str, str]
+    shape: RequestShape = "providerSettings"
+    params: frozenset[str] = _COMMON_PARAMS
+    aliases: tuple[str, ...] = ()
+    page: str = ""
+
+    def refusal(self, param: str) -> str:
+        """Why :attr:`short_name` does not take the operator parameter ``param``."""
+        return _NOT_FOR.get(param, "not a parameter of this model")
 
 
-#: Which ``providerSettings.sync`` keys each model accepts. Add new models here.
+_LIPSYNC_REFUSED = {"editRegion": "only react-1 accepts it", "emotionPrompt": "only react-1 accepts it"}
+#: Which settings each model accepts. Add new models here.
 SYNC_MODELS: dict[str, SyncModel] = {
     m.air_id: m
     for m in (
@@ -86,23 +132,46 @@ SYNC_MODELS: dict[str, SyncModel] = {
             "sync:lipsync-2@1",
             "lipsync-2",
             _COMMON_SETTINGS | {"segments"},
-            {"editRegion": "only react-1 accepts it", "emotionPrompt": "only react-1 accepts it"},
+            _LIPSYNC_REFUSED,
+            params=_COMMON_PARAMS | _SETTING_PARAMS | {"segments"},
+            page="https://runware.ai/docs/models/sync-lipsync-2",
         ),
         SyncModel(
             "sync:lipsync-2-pro@1",
             "lipsync-2-pro",
             _COMMON_SETTINGS | {"segments"},
-            {"editRegion": "only react-1 accepts it", "emotionPrompt": "only react-1 accepts it"},
+            _LIPSYNC_REFUSED,
+            params=_COMMON_PARAMS | _SETTING_PARAMS | {"segments"},
+            page="https://runware.ai/docs/models/sync-lipsync-2-pro",
         ),
         SyncModel(
             "sync:react-1@1",
             "react-1",
             _COMMON_SETTINGS | {"editRegion", "emotionPrompt"},
             {"segments": "Runware lists segments for react-1 as 'coming soon'"},
+            params=_COMMON_PARAMS | _SETTING_PARAMS | {"edit_region", "emotion_prompt"},
+            page="https://runware.ai/docs/models/sync-react-1",
+        ),
+        SyncModel(
+            "sync:3@0",
+            "sync-3",
+            frozenset(
+                {"syncMode", "temperature", "mode", "occlusionDetection", "activeSpeakerDetection"}
+                | {"segments", "tts"}
+            ),
+            {"editRegion": "sync-3 calls it settings.mode", "emotionPrompt": "only react-1 accepts it"},
+            shape="settings",
+            params=_COMMON_PARAMS | _SETTING_PARAMS | {"segments", "edit_region", "tts"},
+            # Runware's client registries of June-July 2026 (runware-python 1.4.0,
+            # runware-typescript 1.6.8) list sync-3 as sync:lipsync@3; its page and runware-sdk
+            # 1.8.0 (October 2026) as sync:3@0.
+            aliases=("sync:lipsync@3",),
+            page="https://runware.ai/docs/models/sync-3",
         ),
     )
 }
 _BY_SHORT_NAME = {m.short_name: m for m in SYNC_MODELS.values()}
+_BY_ALIAS = {alias: m for m in SYNC_MODELS.values() for alias in m.aliases}
 
 #: API field path -> operator parameter, so errors speak the user's language too.
 PARAMETER_NAMES: dict[str, str] = {
@@ -117,11 +186,22 @@ PARAMETER_NAMES: dict[str, str] = {
     "providerSettings.sync.segments": "segments",
     "providerSettings.sync.editRegion": "edit_region",
     "providerSettings.sync.emotionPrompt": "emotion_prompt",
+    # sync-3: a top-level settings object and a top-level speech.
+    "settings.syncMode": "sync_mode",
+    "settings.temperature": "temperature",
+    "settings.mode": "edit_region",
+    "settings.occlusionDetection": "occlusion_detection_enabled",
+    "settings.activeSpeakerDetection": "active_speaker_detection",
+    "settings.segments": "segments",
+    "settings.tts": "tts",
+    "speech": "speech",
     "outputFormat": "output_format",
     "outputQuality": "output_quality",
     "includeCost": "include_cost",
     "webhookURL": "webhook_url",
     "uploadEndpoint": "upload_endpoint",
+    "ttl": "ttl",
+    "safety": "safety",
 }
 
 
@@ -131,8 +211,8 @@ def resolve_model(name: str, allowed: Sequence[str] | None = None) -> SyncModel:
     :param allowed: AIR ids the caller accepts (an operator accepts only its own models).
     :raises SyncValidationError: for an unknown or disallowed model, listing the allowed ones.
     """
-    key = name.strip().lower() if isinstance(name, str) else name
-    model = SYNC_MODELS.get(key) or _BY_SHORT_NAME.get(key)
+    key = name.strip().lower() if isinstance(name, str) else None
+    model = (SYNC_MODELS.get(key) or _BY_SHORT_NAME.get(key) or _BY_ALIAS.get(key)) if key else None
     permitted = [SYNC_MODELS[a] for a in (allowed or SYNC_MODELS)]
     if model is None or model not in permitted:
         names = ", ".join(f"{m.short_name} ({m.air_id})" for m in permitted)
@@ -286,16 +366,37 @@ class ProviderSettings(_WireModel):
     sync: SyncSettings = Field(default_factory=SyncSettings)
 
 
-class VideoInferenceTask(_WireModel):
-    """One ``videoInference`` task for a Sync model, exactly as it is sent."""
+class Safety(_WireModel):
+    """``safety``: Runware's content check of the output (runware-typescript's declared type)."""
+
+    check_content: bool | None = Field(default=None, alias="checkContent")
+    mode: Literal["none", "fast", "full"] | None = None
+
+    _normalise_mode = field_validator("mode", mode="before")(lambda v: _lower(v))
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> Safety:
+        if self.check_content is None and self.mode is None:
+            raise ValueError("safety: give check_content (checkContent) and/or mode (none, fast, full)")
+        return self
+
+
+def _output_format(value: Any) -> Any:
+    # Templates render an unset param as "None" or "": Runware's default. " webm" is "WEBM".
+    value = _none_if_blank(value)
+    return value.strip().upper() if isinstance(value, str) else value
+
+
+class TaskEnvelope(_WireModel):
+    """What every Sync ``videoInference`` task carries besides its inputs and settings."""
 
     task_type: Literal["videoInference"] = Field(default="videoInference", alias="taskType")
     task_uuid: str | None = Field(default=None, alias="taskUUID")
     model: str
-    inputs: VideoInputs
-    provider_settings: ProviderSettings | None = Field(default=None, alias="providerSettings")
     output_type: Literal["URL"] | None = Field(default=None, alias="outputType")
-    output_format: OutputFormat | None = Field(default=None, alias="outputFormat")
+    output_format: Annotated[OutputFormat | None, BeforeValidator(_output_format)] = Field(
+        default=None, alias="outputFormat"
+    )
     output_quality: Annotated[int, BeforeValidator(_no_bool)] | None = Field(
         default=None, alias="outputQuality", ge=20, le=99
     )
@@ -304,6 +405,10 @@ class VideoInferenceTask(_WireModel):
     include_cost: bool | None = Field(default=None, alias="includeCost")
     webhook_url: str | None = Field(default=None, alias="webhookURL")
     upload_endpoint: str | None = Field(default=None, alias="uploadEndpoint")
+    #: Seconds Runware keeps the result at its URL (runware-typescript: "Time-to-live (TTL) in
+    #: seconds for generated content"). Runware publishes no bounds; ours are 1 s to 30 days.
+    ttl: Annotated[int, BeforeValidator(_no_bool)] | None = Field(default=None, ge=1, le=30 * 24 * 3600)
+    safety: Safety | None = None
 
     @field_validator("webhook_url", "upload_endpoint", mode="after")
     @classmethod
@@ -314,16 +419,36 @@ class VideoInferenceTask(_WireModel):
             return value
         return check_callback_url(value)
 
-    @field_validator("output_format", mode="before")
-    @classmethod
-    def _upper(cls, value: Any) -> Any:
-        return value.strip().upper() if isinstance(value, str) else value
+    def to_payload(self) -> dict[str, Any]:
+        """The JSON object to send: camelCase keys, unset fields left out.
+
+        :raises SyncValidationError: if it would not serialise as strict JSON (checked here,
+            before any upload, rather than when the request is sent).
+        """
+        payload = self.model_dump(by_alias=True, exclude_none=True, mode="json")
+        try:
+            json.dumps(payload, allow_nan=False)
+        except (TypeError, ValueError) as exc:
+            raise SyncValidationError(f"request: cannot be sent as JSON ({exc})") from None
+        return payload
+
+
+class VideoInferenceTask(TaskEnvelope):
+    """One ``videoInference`` task for lipsync-2, lipsync-2-pro or react-1, exactly as it is sent."""
+
+    inputs: VideoInputs
+    provider_settings: ProviderSettings | None = Field(default=None, alias="providerSettings")
 
     @model_validator(mode="after")
     def _check_model_settings(self) -> VideoInferenceTask:
         model = SYNC_MODELS.get(self.model)
         if model is None:
             raise ValueError(f"unknown model {self.model!r}; allowed values: {', '.join(SYNC_MODELS)}")
+        if model.shape != "providerSettings":
+            raise ValueError(
+                f"model ({self.model}) takes a top-level settings object, not providerSettings.sync; "
+                "build its request with build_video_inference"
+            )
         sync = self.provider_settings.sync if self.provider_settings else SyncSettings()
         for key in sync.model_dump(by_alias=True, exclude_none=True):
             if key not in model.settings:
@@ -341,19 +466,6 @@ class VideoInferenceTask(_WireModel):
                     f"no audio or speech input id; known ids: {', '.join(ids)}"
                 )
         return self
-
-    def to_payload(self) -> dict[str, Any]:
-        """The JSON object to send: camelCase keys, unset fields left out.
-
-        :raises SyncValidationError: if it would not serialise as strict JSON (checked here,
-            before any upload, rather than when the request is sent).
-        """
-        payload = self.model_dump(by_alias=True, exclude_none=True, mode="json")
-        try:
-            json.dumps(payload, allow_nan=False)
-        except (TypeError, ValueError) as exc:
-            raise SyncValidationError(f"request: cannot be sent as JSON ({exc})") from None
-        return payload
 
 
 # --------------------------------------------------------------------------------------------
@@ -434,7 +546,8 @@ def _too_deep(name: str) -> SyncValidationError:
 
 
 def _none_if_blank(value: Any) -> Any:
-    if isinstance(value, str) and value.strip() in ("", "None", "null"):
+    # Jinja renders an unset param as "None" (or "" / "null"): that means "not set".
+    if isinstance(value, str) and value.strip().lower() in ("", "none", "null"):
         return None
     return value
 
@@ -611,6 +724,44 @@ def check_callback_url(value: str) -> str:
     raise ValueError("must be an https URL; plain http is accepted only on 127.0.0.1, ::1 or localhost")
 
 
+def normalise_output_format(value: Any, name: str = "output_format") -> str | None:
+    """``output_format`` as it is sent: ``MP4``, ``WEBM``, ``MOV``, or ``None`` for Runware's default.
+
+    A template rendering an empty param gives ``"None"`` or ``""`` (Runware's default, ``MP4``);
+    surrounding spaces and case do not matter.
+
+    :raises SyncValidationError: for anything else, listing the allowed values.
+    """
+    value = _output_format(value)
+    if value is None:
+        return None
+    if value not in OUTPUT_FORMATS:
+        raise SyncValidationError(
+            f"{name} (outputFormat): {short_repr(value)} is not allowed; allowed values: "
+            f"{', '.join(OUTPUT_FORMATS)} (empty means Runware's default, MP4)"
+        )
+    return str(value)
+
+
+#: The API fields of the model-specific operator parameters, for errors that refuse them.
+_WIRE_NAMES = {
+    "segments": "segments",
+    "edit_region": "editRegion / settings.mode",
+    "emotion_prompt": "emotionPrompt",
+    "tts": "settings.tts",
+}
+
+
+def _refuse_other_models_params(spec: SyncModel, given: Mapping[str, Any]) -> None:
+    for name, value in given.items():
+        if name not in spec.params and _none_if_blank(value) is not None:
+            raise SyncValidationError(
+                f"{name} ({_WIRE_NAMES[name]}): not accepted by {spec.short_name} ({spec.air_id}): "
+                f"{spec.refusal(name)}; "
+                f"{spec.short_name} takes: {', '.join(sorted(spec.params - _COMMON_PARAMS))}"
+            )
+
+
 def build_video_inference(
     *,
     model: str,
@@ -624,22 +775,62 @@ def build_video_inference(
     segments: Any = None,
     edit_region: Any = None,
     emotion_prompt: Any = None,
+    tts: Any = None,
     output_format: Any = None,
     output_quality: Any = None,
     include_cost: bool | None = True,
     webhook_url: str | None = None,
     upload_endpoint: str | None = None,
+    ttl: Any = None,
+    safety: Any = None,
     task_uuid: str | None = None,
     allowed_models: Sequence[str] | None = None,
-) -> VideoInferenceTask:
+) -> TaskEnvelope:
     """Validate operator-style parameters and return the task to send.
 
-    Parameters left as ``None`` are not sent, so Runware's defaults apply.
+    Parameters left as ``None`` are not sent, so Runware's defaults apply. A parameter the
+    chosen model does not take is refused, naming the model.
 
     :raises SyncValidationError: listing every problem, each naming its field.
     """
     spec = resolve_model(model, allowed_models)
     check_nesting(video, "video")
+    _refuse_other_models_params(
+        spec,
+        {
+            "segments": segments,
+            "edit_region": edit_region,
+            "emotion_prompt": emotion_prompt,
+            "tts": tts,
+        },
+    )
+    envelope: dict[str, Any] = {
+        "taskUUID": task_uuid,
+        "model": spec.air_id,
+        "outputFormat": normalise_output_format(output_format),
+        "outputQuality": _none_if_blank(output_quality),
+        "includeCost": include_cost,
+        "webhookURL": _none_if_blank(webhook_url),
+        "uploadEndpoint": _none_if_blank(upload_endpoint),
+        "ttl": _none_if_blank(ttl),
+        "safety": normalise_safety(safety),
+    }
+    if spec.shape == "settings":
+        from airflow_provider_sync.sync3 import build_sync3_task
+
+        return build_sync3_task(
+            envelope,
+            video=video,
+            audio=audio,
+            speech=speech,
+            sync_mode=sync_mode,
+            temperature=temperature,
+            active_speaker_detection=active_speaker_detection,
+            occlusion_detection=occlusion_detection_enabled,
+            segments=segments,
+            mode=edit_region,
+            tts=tts,
+        )
     sync = {
         "syncMode": _none_if_blank(sync_mode),
         "temperature": _none_if_blank(temperature),
@@ -651,8 +842,7 @@ def build_video_inference(
     }
     sync = {k: v for k, v in sync.items() if v is not None}
     raw: dict[str, Any] = {
-        "taskUUID": task_uuid,
-        "model": spec.air_id,
+        **envelope,
         "inputs": {
             k: v
             for k, v in {
@@ -663,16 +853,40 @@ def build_video_inference(
             if v is not None
         },
         "providerSettings": {"sync": sync} if sync else None,
-        "outputFormat": _none_if_blank(output_format),
-        "outputQuality": _none_if_blank(output_quality),
-        "includeCost": include_cost,
-        "webhookURL": _none_if_blank(webhook_url),
-        "uploadEndpoint": _none_if_blank(upload_endpoint),
     }
+    return validate_wire(VideoInferenceTask, {k: v for k, v in raw.items() if v is not None})
+
+
+def normalise_safety(safety: Any) -> Any:
+    """Accept ``safety`` with snake_case (``check_content``) or Runware's camelCase keys."""
+    safety = _none_if_blank(coerce_structure(safety, "safety"))
+    if isinstance(safety, Mapping):
+        return {("checkContent" if k == "check_content" else k): v for k, v in safety.items()}
+    return safety
+
+
+def validate_wire(cls: type[_T], raw: dict[str, Any]) -> _T:
+    """``cls.model_validate(raw)``, with pydantic's errors turned into one SyncValidationError.
+
+    :raises SyncValidationError: one line per problem, naming the field and what is allowed.
+    """
     try:
-        return VideoInferenceTask.model_validate({k: v for k, v in raw.items() if v is not None})
+        return cls.model_validate(raw)
     except ValidationError as exc:
         raise SyncValidationError(format_validation_error(exc)) from None
+
+
+def validate_payload(task: dict[str, Any]) -> TaskEnvelope:
+    """Check a finished request (after presigning or uploads) against its model's rules.
+
+    :raises SyncValidationError: naming every problem.
+    """
+    spec = SYNC_MODELS.get(str(task.get("model")))
+    if spec is not None and spec.shape == "settings":
+        from airflow_provider_sync.sync3 import Sync3Task
+
+        return validate_wire(Sync3Task, task)
+    return validate_wire(VideoInferenceTask, task)
 
 
 __all__ = [
@@ -682,18 +896,22 @@ __all__ = [
     "SYNC_MODELS",
     "SYNC_MODES",
     "AudioInput",
+    "Safety",
     "Segment",
     "SpeechInput",
     "SpeechProvider",
     "SyncModel",
     "SyncSettings",
+    "TaskEnvelope",
     "VideoInferenceTask",
     "VideoInputs",
     "build_video_inference",
     "check_nesting",
     "coerce_structure",
+    "normalise_output_format",
     "parse_flag",
     "parse_seconds",
     "resolve_model",
     "short_repr",
+    "validate_payload",
 ]

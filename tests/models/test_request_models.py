@@ -24,6 +24,10 @@ def build(**kwargs: Any) -> dict[str, Any]:
         ("react-1", "sync:react-1@1"),
         ("sync:react-1@1", "sync:react-1@1"),
         (" lipsync-2 ", "sync:lipsync-2@1"),
+        ("sync-3", "sync:3@0"),
+        ("sync:3@0", "sync:3@0"),
+        # The id Runware's client registries of mid-2026 listed; sent as the page's id.
+        ("sync:lipsync@3", "sync:3@0"),
     ],
 )
 def test_short_names_and_air_ids(name: str, air_id: str) -> None:
@@ -35,6 +39,21 @@ def test_one_table_says_what_each_model_accepts() -> None:
     common = {"syncMode", "temperature", "activeSpeakerDetection", "occlusionDetectionEnabled"}
     assert settings["lipsync-2"] == settings["lipsync-2-pro"] == common | {"segments"}
     assert settings["react-1"] == common | {"editRegion", "emotionPrompt"}
+    assert settings["sync-3"] == {
+        "syncMode",
+        "temperature",
+        "mode",
+        "occlusionDetection",
+        "activeSpeakerDetection",
+        "segments",
+        "tts",
+    }
+    assert {m.short_name: m.shape for m in SYNC_MODELS.values()} == {
+        "lipsync-2": "providerSettings",
+        "lipsync-2-pro": "providerSettings",
+        "react-1": "providerSettings",
+        "sync-3": "settings",
+    }
 
 
 def test_only_what_was_set_is_sent() -> None:
