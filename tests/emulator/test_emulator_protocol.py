@@ -115,7 +115,7 @@ def test_a_duplicate_task_uuid_is_refused_and_creates_no_second_job(emu: Emulato
         (
             {"model": "sync:lipsync-9@1"},
             "model",
-            ["sync:lipsync-2@1", "sync:lipsync-2-pro@1", "sync:react-1@1"],
+            ["sync:lipsync-2@1", "sync:lipsync-2-pro@1", "sync:react-1@1", "sync:3@0", "sync:lipsync@3"],
         ),
         (
             {"providerSettings": {"sync": {"syncMode": "boing"}}},

@@ -6,6 +6,8 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Literal
 
+from airflow_provider_sync.pricing import PRICES
+
 OutputMode = Literal["render", "metadata"]
 #: How ``getResponse`` says it does not know a task. Runware has not published which one
 #: (its clients accept all of them), so the emulator can answer each way.
@@ -15,12 +17,11 @@ NOT_FOUND_STYLES = ("taskFailedOrNotFound", "taskNotFound", "taskExpired", "empt
 #: ``GetResponseResult``), or ``errors`` as a flat error object (older docs).
 JOB_ERROR_STYLES = ("nested", "errors")
 
-#: USD per second of audio, per model. Runware lists lipsync-2 at 0.044; the other two are
-#: our stand-ins, priced above it as the vendor positions them.
+#: USD per second of audio, per model: the provider's one price table
+#: (:data:`airflow_provider_sync.pricing.PRICES`, with its sources), and sync-3's older id.
 PRICES_PER_AUDIO_SECOND: dict[str, float] = {
-    "sync:lipsync-2@1": 0.044,
-    "sync:lipsync-2-pro@1": 0.067,
-    "sync:react-1@1": 0.10,
+    **{model: price.usd_per_audio_second for model, price in PRICES.items()},
+    "sync:lipsync@3": PRICES["sync:3@0"].usd_per_audio_second,
 }
 DEFAULT_API_KEY = "emulator-key"
 

@@ -14,6 +14,7 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from airflow_provider_sync.testing.emulator import request_shape as shape
 from airflow_provider_sync.testing.emulator.remote import deliver_result, fetch, is_loopback_url
 
 if TYPE_CHECKING:
@@ -45,22 +46,19 @@ def produce_output(job: Job, state: EmulatorState) -> Path:
 
     samples = ensure_samples(state.media_dir / "samples")
     request = job.request
-    inputs = request.get("inputs", {})
-    video = resolve_source(str(inputs.get("video")), state, samples.video)
+    video = resolve_source(str((request.get("inputs") or {}).get("video")), state, samples.video)
     tracks: dict[str, Path] = {}
-    for n, item in enumerate(inputs.get("audio") or inputs.get("audios") or []):
-        source = str(item.get("source"))
-        tracks[str(item.get("id", f"audio-{n}"))] = resolve_source(
-            source, state, audio_fallback(source, samples.audio)
-        )
-    for item in inputs.get("speech") or []:
-        tracks[str(item["id"])] = speech_track(item, state)
-    sync = (request.get("providerSettings") or {}).get("sync", {})
+    for key, source in shape.audio_inputs(request):
+        tracks[key] = resolve_source(source, state, audio_fallback(source, samples.audio))
+    for key, text, voice in shape.speech_inputs(request):
+        tracks[key] = speech_track({"text": text, "provider": {"voiceId": voice}}, state)
+    sync = shape.settings(request)
+    segments = shape.segments(request)
     render_sync_output(
         video_path=video,
         audio_tracks=tracks,
-        sync_mode=str(sync.get("syncMode", "bounce")),
-        segments=sync.get("segments"),
+        sync_mode=str(sync.get("syncMode", shape.default_sync_mode(request))),
+        segments=segments or None,
         output_format=job.output_format,
         output_quality=request.get("outputQuality"),
         overlay_lines=overlay_lines(request),
@@ -73,10 +71,8 @@ def produce_output(job: Job, state: EmulatorState) -> Path:
 
 def input_sources(request: dict[str, Any]) -> list[str]:
     """Every media source a ``videoInference`` task names (video first)."""
-    inputs = request.get("inputs", {})
-    sources = [str(inputs.get("video"))]
-    sources += [str(i.get("source")) for i in inputs.get("audio") or inputs.get("audios") or []]
-    return sources
+    sources = [str((request.get("inputs") or {}).get("video"))]
+    return sources + [source for _key, source in shape.audio_inputs(request)]
 
 
 def _deliver(job: Job, target: Path, state: EmulatorState) -> None:
@@ -85,15 +81,27 @@ def _deliver(job: Job, target: Path, state: EmulatorState) -> None:
 
 
 def overlay_lines(request: dict[str, Any]) -> list[str]:
-    """What the demo viewer should see was asked for."""
-    sync = (request.get("providerSettings") or {}).get("sync", {})
-    lines = [f"{request.get('model')} (emulated)", f"syncMode: {sync.get('syncMode', 'bounce')}"]
+    """What the demo viewer should see was asked for: the model and each setting it was given."""
+    sync = shape.settings(request)
+    lines = [
+        f"{request.get('model')} (emulated)",
+        f"syncMode: {sync.get('syncMode', shape.default_sync_mode(request))}",
+    ]
     if "segments" in sync:
         lines.append(f"segments: {len(sync['segments'])}")
     if "emotionPrompt" in sync:
         lines.append(f"emotion: {sync['emotionPrompt']}")
     if "editRegion" in sync:
         lines.append(f"editRegion: {sync['editRegion']}")
+    for key in ("mode", "temperature", "occlusionDetection"):
+        if shape.is_sync3(request) and key in sync:
+            lines.append(f"{key}: {sync[key]}")
+    asd = sync.get("activeSpeakerDetection")
+    if isinstance(asd, dict):
+        picked = ", ".join(f"{k}={'...' if k == 'boundingBoxes' else v}" for k, v in asd.items())
+        lines.append(f"activeSpeakerDetection: {picked}")
+    for _key, _text, voice in shape.speech_inputs(request) if shape.is_sync3(request) else []:
+        lines.append(f"speech voice: {voice}")
     return lines
 
 

@@ -521,16 +521,17 @@ class EmulatorState:
 
     def audio_seconds(self, task: dict[str, Any]) -> float:
         """Seconds of audio billed: segments' total, else the inputs' lengths as far as known."""
-        inputs = task.get("inputs", {})
-        segments = (task.get("providerSettings") or {}).get("sync", {}).get("segments")
+        from airflow_provider_sync.testing.emulator import request_shape as shape
+
+        segments = shape.segments(task)
         if segments:
             return round(sum(float(s["endTime"]) - float(s["startTime"]) for s in segments), 3)
-        speech = inputs.get("speech") or []
-        audio = inputs.get("audio") or inputs.get("audios") or []
+        speech = shape.speech_inputs(task)
+        audio = shape.audio_inputs(task)
         if audio:
-            return self._media_seconds(str(audio[0].get("source")))
+            return self._media_seconds(audio[0][1])
         if speech:
-            return round(_speech_seconds(str(speech[0].get("text", ""))), 3)
+            return round(_speech_seconds(speech[0][1]), 3)
         return DEFAULT_AUDIO_SECONDS
 
     def _media_seconds(self, source: str) -> float:

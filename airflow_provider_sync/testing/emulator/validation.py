@@ -2,6 +2,11 @@
 
 It deliberately shares no code with :mod:`airflow_provider_sync.models`: the tests compare
 the two, so a mistake in one shows up as a disagreement with the other.
+
+Two request shapes: lipsync-2, lipsync-2-pro and react-1 take ``inputs.audio`` /
+``inputs.speech`` lists and ``providerSettings.sync``; sync-3 (``runware.ai/docs/models/sync-3``)
+takes one ``inputs.audio`` string, a top-level ``speech`` and a top-level ``settings``
+(:func:`_check_sync3`).
 """
 
 from __future__ import annotations
@@ -42,6 +47,23 @@ TOP_LEVEL = {
 }
 #: The emulator's own ceiling on ``numberResults`` (Runware's for Sync is not published).
 MAX_RESULTS = 20
+#: sync-3's ids: its page's, and the one Runware's client registries listed in mid-2026.
+SYNC3_MODELS = ("sync:3@0", "sync:lipsync@3")
+#: Runware's schema bundle declares these on every Sync model (runware-sdk 1.8.0 task_map.py);
+#: runware-typescript describes ``safety`` as ``{checkContent, mode: none|fast|full}``.
+COMMON_TOP_LEVEL = {"safety", "routing", "ttl"}
+SYNC3_TOP_LEVEL = {"settings", "speech"}
+SAFETY_MODES = ["none", "fast", "full"]
+SYNC3_MODES = ["bounce", "cut_off", "silence", "remap"]
+SYNC3_SETTINGS = [
+    "syncMode",
+    "temperature",
+    "mode",
+    "occlusionDetection",
+    "activeSpeakerDetection",
+    "segments",
+    "tts",
+]
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
 
@@ -78,13 +100,18 @@ def _nonempty_str(value: Any) -> bool:
 def validate_task(task: dict[str, Any]) -> list[dict[str, Any]]:
     """Runware-shaped error objects for everything wrong with ``task``; empty when valid."""
     e = _Errors(task)
-    for key in sorted(set(task) - TOP_LEVEL):
-        e.add("unsupportedParameter", key, f"'{key}' is not a parameter of videoInference")
+    sync3 = task.get("model") in SYNC3_MODELS
+    allowed_keys = TOP_LEVEL | COMMON_TOP_LEVEL
+    allowed_keys = (allowed_keys | SYNC3_TOP_LEVEL) - {"providerSettings"} if sync3 else allowed_keys
+    for key in sorted(set(task) - allowed_keys):
+        e.add("unsupportedParameter", key, f"'{key}' is not a parameter of videoInference for this model")
     if not (isinstance(task.get("taskUUID"), str) and _UUID.match(task["taskUUID"])):
         e.add("invalidParameter", "taskUUID", "taskUUID must be a UUID v4 string")
     model = task.get("model")
-    if model not in MODEL_SETTINGS:
-        e.add("invalidModel", "model", f"model {model!r} is not a Sync model", list(MODEL_SETTINGS))
+    if model not in MODEL_SETTINGS and not sync3:
+        e.add(
+            "invalidModel", "model", f"model {model!r} is not a Sync model", [*MODEL_SETTINGS, *SYNC3_MODELS]
+        )
     if "deliveryMethod" in task and task["deliveryMethod"] != "async":
         e.add("invalidParameter", "deliveryMethod", "Sync models only run asynchronously", ["async"])
     if "outputType" in task and task["outputType"] != "URL":
@@ -122,9 +149,151 @@ def validate_task(task: dict[str, Any]) -> list[dict[str, Any]]:
         elif key == "uploadEndpoint" and not is_loopback_url(url):
             # Runware would PUT there; the emulator stays offline and says so at once.
             e.add("invalidParameter", key, "the emulator delivers only to loopback URLs (127.0.0.1, ::1)")
+    _check_safety(task.get("safety"), e)
+    if "routing" in task and not isinstance(task["routing"], dict):
+        e.add("invalidParameter", "routing", "routing must be an object")
+    if sync3:
+        _check_sync3(task, e)
+        return e.items
     ids = _check_inputs(task.get("inputs"), e)
     _check_settings(task.get("providerSettings"), model, ids, e)
     return e.items
+
+
+def _check_safety(safety: Any, e: _Errors) -> None:
+    if safety is None:
+        return
+    if not isinstance(safety, dict) or set(safety) - {"checkContent", "mode"}:
+        e.add("invalidParameter", "safety", "safety is an object with checkContent and/or mode")
+        return
+    if "checkContent" in safety and not isinstance(safety["checkContent"], bool):
+        e.add("invalidParameter", "safety.checkContent", "checkContent must be true or false")
+    if "mode" in safety and safety["mode"] not in SAFETY_MODES:
+        e.add("invalidParameter", "safety.mode", f"mode {safety['mode']!r} is not allowed", SAFETY_MODES)
+
+
+def _check_sync3(task: dict[str, Any], e: _Errors) -> None:
+    """sync-3: its inputs, top-level speech and settings, and its page's Compatibility rules."""
+    inputs = task.get("inputs")
+    if not isinstance(inputs, dict):
+        e.add("missingParameter", "inputs", "inputs (with video) is required")
+        inputs = {}
+    for key in sorted(set(inputs) - {"video", "audio"}):
+        e.add("unsupportedParameter", f"inputs.{key}", f"'{key}' is not an input of sync-3")
+    if not _nonempty_str(inputs.get("video")):
+        e.add("missingParameter", "inputs.video", "inputs.video (a media UUID or URL) is required")
+    if "audio" in inputs and not _nonempty_str(inputs["audio"]):
+        e.add("invalidParameter", "inputs.audio", "inputs.audio is one media UUID or URL (a string)")
+    speech = task.get("speech")
+    if speech is not None and not (
+        isinstance(speech, dict)
+        and not set(speech) - {"text", "voice"}
+        and _nonempty_str(speech.get("text"))
+        and _nonempty_str(speech.get("voice"))
+    ):
+        e.add("invalidParameter", "speech", "speech is an object with text and voice")
+    settings = task.get("settings")
+    if settings is None:
+        settings = {}
+    elif not isinstance(settings, dict):
+        e.add("invalidParameter", "settings", "settings must be an object")
+        settings = {}
+    for key in sorted(set(settings) - set(SYNC3_SETTINGS)):
+        e.add("unsupportedParameter", f"settings.{key}", f"sync-3 does not accept '{key}'", SYNC3_SETTINGS)
+    _enum(settings, "syncMode", SYNC3_MODES, e, "settings")
+    _enum(settings, "mode", EDIT_REGIONS, e, "settings")
+    temp = settings.get("temperature")
+    if temp is not None and not (_is_number(temp) and 0 <= temp <= 1):
+        e.add("invalidParameter", "settings.temperature", f"temperature must be 0..1, not {temp!r}")
+    if "occlusionDetection" in settings and not isinstance(settings["occlusionDetection"], bool):
+        e.add("invalidParameter", "settings.occlusionDetection", "occlusionDetection must be true or false")
+    if "activeSpeakerDetection" in settings:
+        _check_active_speaker(settings["activeSpeakerDetection"], e)
+    if "tts" in settings:
+        tts = settings["tts"]
+        if not isinstance(tts, dict) or not tts or set(tts) - {"stability", "similarityBoost"}:
+            e.add(
+                "invalidParameter", "settings.tts", "tts is an object with stability and/or similarityBoost"
+            )
+        else:
+            for key, value in tts.items():
+                if not (_is_number(value) and 0 <= value <= 1):
+                    e.add("invalidParameter", f"settings.tts.{key}", f"{key} must be 0..1, not {value!r}")
+        if speech is None:
+            e.add("missingParameter", "speech", "When settings.tts is provided, speech is required")
+    if "segments" in settings:
+        _check_sync3_segments(settings["segments"], e)
+    given = [
+        name
+        for name, present in (
+            ("inputs.audio", "audio" in inputs),
+            ("speech", speech is not None),
+            ("settings.segments", "segments" in settings),
+        )
+        if present
+    ]
+    if len(given) != 1:
+        e.add(
+            "invalidParameter" if given else "missingParameter",
+            "inputs.audio",
+            "Provide exactly one of: inputs.audio, speech, settings.segments "
+            f"(given: {', '.join(given) or 'none'})",
+        )
+
+
+def _check_active_speaker(asd: Any, e: _Errors) -> None:
+    base = "settings.activeSpeakerDetection"
+    keys = {"autoDetect", "frameNumber", "coordinates", "boundingBoxes"}
+    if not isinstance(asd, dict) or not asd or set(asd) - keys:
+        e.add(
+            "invalidParameter", base, "an object with autoDetect, frameNumber + coordinates, or boundingBoxes"
+        )
+        return
+    if "autoDetect" in asd and not isinstance(asd["autoDetect"], bool):
+        e.add("invalidParameter", f"{base}.autoDetect", "autoDetect must be true or false")
+    frame = asd.get("frameNumber")
+    if frame is not None and not (_is_int(frame) and frame >= 0):
+        e.add("invalidParameter", f"{base}.frameNumber", "frameNumber must be a whole number >= 0")
+    coords = asd.get("coordinates")
+    if coords is not None and not (
+        isinstance(coords, list) and len(coords) == 2 and all(_is_int(c) and 1 <= c <= 4096 for c in coords)
+    ):
+        e.add("invalidParameter", f"{base}.coordinates", "coordinates are [x, y], whole numbers 1..4096")
+    boxes = asd.get("boundingBoxes")
+    if boxes is not None and not (
+        isinstance(boxes, list)
+        and boxes
+        and all(
+            box is None
+            or (isinstance(box, list) and len(box) == 4 and all(_is_number(v) and v >= 0 for v in box))
+            for box in boxes
+        )
+    ):
+        e.add(
+            "invalidParameter", f"{base}.boundingBoxes", "boundingBoxes: per frame [x1, y1, x2, y2] or null"
+        )
+    if boxes is not None and coords is not None:
+        e.add("invalidParameter", f"{base}.boundingBoxes", "boundingBoxes cannot be used with coordinates")
+    if (coords is None) != (frame is None):
+        e.add("invalidParameter", f"{base}.coordinates", "coordinates and frameNumber must be used together")
+
+
+def _check_sync3_segments(segments: Any, e: _Errors) -> None:
+    base = "settings.segments"
+    if not isinstance(segments, list) or not segments:
+        e.add("invalidParameter", base, "segments must be a non-empty list")
+        return
+    for n, seg in enumerate(segments):
+        where = f"{base}[{n}]"
+        if not isinstance(seg, dict):
+            e.add("invalidParameter", where, "each segment is an object")
+            continue
+        for key in sorted(set(seg) - {"startTime", "endTime", "audio", "audioStartTime", "audioEndTime"}):
+            e.add("unsupportedParameter", f"{where}.{key}", f"'{key}' is not a sync-3 segment field")
+        if not _nonempty_str(seg.get("audio")):
+            e.add("missingParameter", f"{where}.audio", "each segment names its audio (media UUID or URL)")
+    # The timing rules are the older models' (start < end, audio times together, no overlap).
+    _check_segment_times(segments, e, base)
 
 
 def _check_inputs(inputs: Any, e: _Errors) -> list[str]:
@@ -222,11 +391,11 @@ def _check_settings(settings: Any, model: Any, ids: list[str], e: _Errors) -> No
         _check_segments(sync["segments"], ids, e)
 
 
-def _enum(sync: dict[str, Any], key: str, allowed: list[str], e: _Errors) -> None:
+def _enum(
+    sync: dict[str, Any], key: str, allowed: list[str], e: _Errors, base: str = "providerSettings.sync"
+) -> None:
     if key in sync and sync[key] not in allowed:
-        e.add(
-            "invalidParameter", f"providerSettings.sync.{key}", f"{key} {sync[key]!r} is not allowed", allowed
-        )
+        e.add("invalidParameter", f"{base}.{key}", f"{key} {sync[key]!r} is not allowed", allowed)
 
 
 def _check_segments(segments: Any, ids: list[str], e: _Errors) -> None:
@@ -234,7 +403,6 @@ def _check_segments(segments: Any, ids: list[str], e: _Errors) -> None:
     if not isinstance(segments, list) or not segments:
         e.add("invalidParameter", base, "segments must be a non-empty list")
         return
-    spans: list[tuple[float, float, int]] = []
     for n, seg in enumerate(segments):
         where = f"{base}[{n}]"
         if not isinstance(seg, dict):
@@ -242,6 +410,19 @@ def _check_segments(segments: Any, ids: list[str], e: _Errors) -> None:
             continue
         for key in sorted(set(seg) - {"startTime", "endTime", "ref", "audioStartTime", "audioEndTime"}):
             e.add("unsupportedParameter", f"{where}.{key}", f"'{key}' is not a segment field")
+        ref = seg.get("ref")
+        if ref not in ids:
+            e.add("invalidParameter", f"{where}.ref", f"ref {ref!r} matches no audio or speech id", ids)
+    _check_segment_times(segments, e, base)
+
+
+def _check_segment_times(segments: list[Any], e: _Errors, base: str) -> None:
+    """startTime < endTime, audio times together and ordered, no two segments overlapping."""
+    spans: list[tuple[float, float, int]] = []
+    for n, seg in enumerate(segments):
+        if not isinstance(seg, dict):
+            continue
+        where = f"{base}[{n}]"
         start: Any = seg.get("startTime")
         end: Any = seg.get("endTime")
         ok = True
@@ -254,9 +435,6 @@ def _check_segments(segments: Any, ids: list[str], e: _Errors) -> None:
             ok = False
         if ok:
             spans.append((float(start), float(end), n))
-        ref = seg.get("ref")
-        if ref not in ids:
-            e.add("invalidParameter", f"{where}.ref", f"ref {ref!r} matches no audio or speech id", ids)
         a_start: Any = seg.get("audioStartTime")
         a_end: Any = seg.get("audioEndTime")
         if (a_start is None) != (a_end is None):
