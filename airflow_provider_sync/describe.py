@@ -41,13 +41,20 @@ def describe_request(request: dict[str, Any]) -> str:
     settings syncMode=loop; 2 segments``: sources as :func:`describe_source` shows them.
     """
     inputs = request["inputs"]
-    parts = [f"audio {a['id']}={describe_source(a['source'])}" for a in inputs.get("audio", [])]
+    audio = inputs.get("audio") or []
+    if isinstance(audio, str):  # sync-3: one source
+        parts = [f"audio {describe_source(audio)}"]
+    else:
+        parts = [f"audio {a['id']}={describe_source(a['source'])}" for a in audio]
     parts += [
         f"speech {s['id']} ({len(s['text'])} chars, voice {s['provider']['voiceId']})"
         for s in inputs.get("speech", [])
     ]
-    settings = request.get("providerSettings", {}).get("sync", {})
-    for key in ("outputFormat", "outputQuality"):
+    speech = request.get("speech")
+    if speech:  # sync-3: one top-level speech
+        parts.append(f"speech ({len(speech['text'])} chars, voice {speech['voice']})")
+    settings = request.get("settings") or request.get("providerSettings", {}).get("sync", {})
+    for key in ("outputFormat", "outputQuality", "ttl"):
         if key in request:
             parts.append(f"{key}={request[key]}")
     plain = [f"{k}={v}" for k, v in settings.items() if k != "segments"]

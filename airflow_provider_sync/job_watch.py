@@ -42,6 +42,8 @@ def estimate_render_time(request: dict[str, Any]) -> float | None:
     return ``None`` and polling falls back to the configured interval.
     """
     speech = request.get("inputs", {}).get("speech") or []
+    if isinstance(request.get("speech"), dict):  # sync-3's one top-level speech
+        speech = [request["speech"]]
     if not speech or request.get("inputs", {}).get("audio"):
         return None
     chars = sum(len(str(item.get("text", ""))) for item in speech)

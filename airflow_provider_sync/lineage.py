@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from typing import Any
 from urllib.parse import urlsplit
 
-from airflow_provider_sync.media import is_remote
+from airflow_provider_sync.media import audio_sources, is_remote
 from airflow_provider_sync.object_storage import parse_object_url
 
 #: Namespace of inputs that are media Runware stores (``mediaUUID``s).
@@ -51,9 +51,7 @@ def dataset_name(source: str) -> tuple[str, str] | None:
 def input_sources(request: dict[str, Any]) -> list[str]:
     """The media sources of a ``videoInference`` request: the video, then each audio source."""
     inputs = request.get("inputs") or {}
-    sources = [str(inputs.get("video") or "")]
-    sources += [str(item.get("source") or "") for item in inputs.get("audio") or []]
-    return sources
+    return [str(inputs.get("video") or ""), *(source for _field, source, _t in audio_sources(request))]
 
 
 def operator_lineage(inputs: Iterable[str], outputs: Iterable[str]) -> Any:

@@ -203,14 +203,38 @@ def find_local_media(
     if isinstance(video, str) and not is_remote(video):
         where = check_source(video, "video", roots, from_template=bool(templated and templated.video))
         found.append(inspect_local(video, "video", "video", location=where))
-    audio = inputs.get("audio") or []
-    for n, item in enumerate(audio):
-        source = item.get("source")
-        if isinstance(source, str) and not is_remote(source):
-            field = f"audio[{n}].source (id {item.get('id')!r})"
-            runtime = bool(templated and templated.audio_source(n, len(audio)))
+    for field, source, runtime in audio_sources(request, templated):
+        if not is_remote(source):
             where = check_source(source, field, roots, from_template=runtime)
             found.append(inspect_local(source, field, "audio", location=where))
+    return found
+
+
+def audio_sources(
+    request: dict[str, Any], templated: TemplatedPaths | None = None
+) -> list[tuple[str, str, bool]]:
+    """``(field, source, from_template)`` of every audio file a task names, in either shape.
+
+    lipsync-2, lipsync-2-pro and react-1 list ``inputs.audio``; sync-3 names one
+    ``inputs.audio`` string and gives each of its ``settings.segments`` its own ``audio``.
+    """
+    inputs = request.get("inputs", {})
+    audio = inputs.get("audio") or []
+    if isinstance(audio, str):
+        found = [("audio", audio, bool(templated and templated.audio_source(0, 1)))]
+    else:
+        found = [
+            (
+                f"audio[{n}].source (id {item.get('id')!r})",
+                item["source"],
+                bool(templated and templated.audio_source(n, len(audio))),
+            )
+            for n, item in enumerate(audio)
+            if isinstance(item.get("source"), str)
+        ]
+    for n, seg in enumerate((request.get("settings") or {}).get("segments") or []):
+        if isinstance(seg.get("audio"), str):
+            found.append((f"segments[{n}].audio", seg["audio"], bool(templated and templated.segments)))
     return found
 
 
@@ -248,11 +272,18 @@ def replace_sources(request: dict[str, Any], uploaded: dict[str, str]) -> dict[s
     inputs = dict(request["inputs"])
     if inputs.get("video") in uploaded:
         inputs["video"] = uploaded[inputs["video"]]
-    if inputs.get("audio"):
+    if isinstance(inputs.get("audio"), str):
+        inputs["audio"] = uploaded.get(inputs["audio"], inputs["audio"])
+    elif inputs.get("audio"):
         inputs["audio"] = [
             {**item, "source": uploaded.get(item["source"], item["source"])} for item in inputs["audio"]
         ]
-    return {**request, "inputs": inputs}
+    out = {**request, "inputs": inputs}
+    settings = request.get("settings")
+    if isinstance(settings, dict) and settings.get("segments"):
+        segments = [{**s, "audio": uploaded.get(s["audio"], s["audio"])} for s in settings["segments"]]
+        out["settings"] = {**settings, "segments": segments}
+    return out
 
 
 def output_target(output_path: str, task_uuid: str, output_format: str) -> str:

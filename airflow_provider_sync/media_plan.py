@@ -158,9 +158,7 @@ class MediaPlan:
         :raises SyncValidationError: a URL cannot be signed, or the final request is invalid
             (nothing has been sent yet).
         """
-        from pydantic import ValidationError
-
-        from airflow_provider_sync.models import VideoInferenceTask, format_validation_error
+        from airflow_provider_sync.models import validate_payload
 
         if self.direct_output and self.output is not None:
             # Checked again with the job's own name: no overwrite, allowed roots, video name.
@@ -190,10 +188,7 @@ class MediaPlan:
                 describe_source(url),
             )
         task = replace_sources(task, signed) if signed else task
-        try:
-            VideoInferenceTask.model_validate(task)
-        except ValidationError as exc:
-            raise SyncValidationError(format_validation_error(exc)) from None
+        validate_payload(task)  # for the request's own model (sync-3 has its own shape)
         rest = [m for m in self.uploads if m.source not in signed]
         for media in rest:
             self.logger.info(

@@ -738,7 +738,7 @@ def normalise_output_format(value: Any, name: str = "output_format") -> str | No
     if value not in OUTPUT_FORMATS:
         raise SyncValidationError(
             f"{name} (outputFormat): {short_repr(value)} is not allowed; allowed values: "
-            f"{', '.join(OUTPUT_FORMATS)} (empty means Runware's default, MP4)"
+            "'MP4', 'WEBM' or 'MOV' (empty means Runware's default, MP4)"
         )
     return str(value)
 

@@ -127,11 +127,13 @@ class TemplatedPaths:
     :param audio: ``audio`` as a whole (``True``/``False``), or one flag per item of a list
         given literally whose sources may be templated one by one.
     :param output_path: ``output_path`` was a run-time value.
+    :param segments: ``segments`` was a run-time value (sync-3's segments name audio files).
     """
 
     video: bool = False
     audio: bool | tuple[bool, ...] = False
     output_path: bool = False
+    segments: bool = False
 
     def audio_source(self, index: int, count: int) -> bool:
         """Whether the source of audio item ``index`` (of ``count`` after rendering) was a run-time value."""

@@ -148,4 +148,26 @@ def audio_duration(source: str, location: str | None = None) -> float | None:
     return float(length)
 
 
-__all__ = ["PRICES", "Estimate", "Price", "audio_duration", "estimate_cost"]
+def parse_max_cost(value: Any) -> float | None:
+    """``max_cost`` in USD: a positive finite number (a numeric string too), or ``None``.
+
+    :raises SyncValidationError: for anything else (booleans, ``nan``, ``0``, negative values).
+    """
+    from airflow_provider_sync.exceptions import SyncValidationError
+    from airflow_provider_sync.models import _none_if_blank, short_repr
+
+    value = _none_if_blank(value)
+    if value is None:
+        return None
+    try:
+        if isinstance(value, bool):
+            raise ValueError
+        usd = float(value.strip() if isinstance(value, str) else value)
+    except (TypeError, ValueError, OverflowError):
+        raise SyncValidationError(f"max_cost: {short_repr(value)} is not an amount of USD") from None
+    if not math.isfinite(usd) or usd <= 0:
+        raise SyncValidationError(f"max_cost: {short_repr(value)} must be a finite amount of USD above 0")
+    return usd
+
+
+__all__ = ["PRICES", "Estimate", "Price", "audio_duration", "estimate_cost", "parse_max_cost"]

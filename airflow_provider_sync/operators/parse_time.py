@@ -9,7 +9,7 @@ and which are held to the allowed media roots (they may come from ``dag_run.conf
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -66,16 +66,47 @@ def path_origins(op: Any, partial: Mapping[str, Any] | None) -> TemplatedPaths:
         video=expanded("video") or is_unresolved(op.video),
         audio=audio,
         output_path=expanded("output_path") or is_unresolved(op.output_path),
+        segments=expanded("segments") or is_unresolved(op.segments),
     )
 
 
-def stand_ins(params: dict[str, Any], unresolved: set[str], default_model: str) -> dict[str, Any]:
+def _stand_in_model(params: dict[str, Any], unresolved: set[str], allowed: Sequence[str]) -> str:
+    """For a templated ``model``: the first allowed model that takes every literal parameter."""
+    from airflow_provider_sync.models import SYNC_MODELS
+
+    given = {k for k, v in params.items() if k not in unresolved and v not in (None, "")}
+    for air_id in allowed:
+        if given <= SYNC_MODELS[air_id].params:
+            return air_id
+    return allowed[0]
+
+
+def _sync3_stand_ins(out: dict[str, Any], unresolved: set[str]) -> dict[str, Any]:
+    """sync-3 takes exactly one of audio, speech and segments: when any of them is only known
+    at run time, the check waits for the run and the literal ones are checked with a stand-in."""
+    sources = ("audio", "speech", "segments")
+    if not unresolved & set(sources):
+        return out
+    if not any(out.get(name) not in (None, "") for name in sources):
+        if out.get("tts") not in (None, "") or "speech" in unresolved:
+            out["speech"] = {"text": "pending", "voice": "pending"}
+        else:
+            out["audio"] = "pending"
+    return out
+
+
+def stand_ins(params: dict[str, Any], unresolved: set[str], allowed: Sequence[str]) -> dict[str, Any]:
     """Replace run-time values with harmless stand-ins, so the literal ones can be checked now."""
+    from airflow_provider_sync.models import SYNC_MODELS, resolve_model
+
     out = {k: (None if k in unresolved else v) for k, v in params.items()}
     if out["model"] is None:
-        out["model"] = default_model
+        out["model"] = _stand_in_model(params, unresolved, allowed)
     if "video" in unresolved:
         out["video"] = "pending"
+    air_id = resolve_model(str(out["model"]), allowed).air_id
+    if SYNC_MODELS[air_id].shape == "settings":
+        return _sync3_stand_ins(out, unresolved)
     segments = coerce_structure(out.get("segments"), "segments")
     refs = [s.get("ref") for s in segments if isinstance(s, Mapping)] if isinstance(segments, list) else []
     known: list[Any] = []

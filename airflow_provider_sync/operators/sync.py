@@ -26,7 +26,13 @@ from airflow_provider_sync.job_watch import (
 )
 from airflow_provider_sync.links import VIDEO_URL_XCOM_KEY, SyncOutputVideoLink
 from airflow_provider_sync.media_plan import check_output, check_transfers, has_output_path
-from airflow_provider_sync.models import build_video_inference, parse_flag, parse_seconds, resolve_model
+from airflow_provider_sync.models import (
+    build_video_inference,
+    normalise_output_format,
+    parse_flag,
+    parse_seconds,
+    resolve_model,
+)
 from airflow_provider_sync.operators.parse_time import (
     TRUSTED_ONLY,
     is_unresolved,
@@ -36,12 +42,14 @@ from airflow_provider_sync.operators.parse_time import (
 )
 from airflow_provider_sync.paths import MediaRoots
 from airflow_provider_sync.payloads import JobEvent, SyncResult, error_class
+from airflow_provider_sync.pricing import parse_max_cost
 from airflow_provider_sync.url_checks import check_result_url
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
     from airflow_provider_sync.hooks.runware import RunwareHook
+    from airflow_provider_sync.media_plan import MediaPlan
 
 #: Parameters that become part of the request (the others steer polling).
 _REQUEST_PARAMS = (
@@ -54,11 +62,14 @@ _REQUEST_PARAMS = (
     "active_speaker_detection",
     "occlusion_detection_enabled",
     "segments",
+    "tts",
     "output_format",
     "output_quality",
     "include_cost",
     "webhook_url",
     "upload_endpoint",
+    "ttl",
+    "safety",
 )
 
 
@@ -98,11 +109,15 @@ class SyncBaseOperator(BaseOperator):
         "force_new_job",
         "input_transfer",
         "output_transfer",
+        "max_cost",
     )
     template_fields_renderers: ClassVar[dict[str, str]] = {
         "audio": "json",
         "speech": "json",
         "segments": "json",
+        "active_speaker_detection": "json",
+        "tts": "json",
+        "safety": "json",
     }
     ui_color = "#f2e6ff"
     operator_extra_links = (SyncOutputVideoLink(),)
@@ -137,6 +152,10 @@ class SyncBaseOperator(BaseOperator):
         upload_endpoint: str | None = None,
         input_transfer: str = "auto",
         output_transfer: str = "auto",
+        tts: Any = None,
+        ttl: int | str | None = None,
+        safety: Any = None,
+        max_cost: float | str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -169,6 +188,10 @@ class SyncBaseOperator(BaseOperator):
         self.upload_endpoint = upload_endpoint
         self.input_transfer = input_transfer
         self.output_transfer = output_transfer
+        self.tts = tts
+        self.ttl = ttl
+        self.safety = safety
+        self.max_cost = max_cost
         # Set once the output's place is known: where Runware PUT the video (presigned), and
         # what lineage reports as the output.
         self._delivered_to: str | None = None
@@ -210,12 +233,14 @@ class SyncBaseOperator(BaseOperator):
         check_transfers(
             *(("auto" if is_unresolved(v) else v) for v in (self.input_transfer, self.output_transfer))
         )
+        if not is_unresolved(self.max_cost):
+            parse_max_cost(self.max_cost)
         if not unresolved:
             self._build(params)
             return
         if "model" not in unresolved:
             resolve_model(params["model"], self.allowed_models)
-        self._build(stand_ins(params, unresolved, self.allowed_models[0]))
+        self._build(stand_ins(params, unresolved, self.allowed_models))
 
     def _build(self, params: dict[str, Any], task_uuid: str | None = None) -> dict[str, Any]:
         task = build_video_inference(**params, task_uuid=task_uuid, allowed_models=self.allowed_models)
@@ -308,6 +333,7 @@ class SyncBaseOperator(BaseOperator):
             describe_source(request["inputs"]["video"]),
             describe_request(request),
         )
+        self._check_cost(request, plan)
         attachment = submit_or_attach(
             self.hook,
             request,
@@ -353,6 +379,36 @@ class SyncBaseOperator(BaseOperator):
                 kwargs={"model": request["model"], "delivered_to": self._delivered_to},
             )
         return self._finish(self._poll_in_worker(task_uuid, schedule, deadline), request["model"], context)
+
+    def _check_cost(self, request: dict[str, Any], plan: MediaPlan) -> None:
+        """Log the render's estimated price; refuse to submit when it is above ``max_cost``.
+
+        :raises SyncValidationError: the estimate exceeds ``max_cost`` (nothing is sent).
+        """
+        from airflow_provider_sync.pricing import audio_duration, estimate_cost
+
+        files = {m.source: m for m in plan.uploads}
+
+        def measure(source: str) -> float | None:
+            media = files.get(source)
+            return audio_duration(media.source, media.location or None) if media is not None else None
+
+        estimate = estimate_cost(request, measure)
+        self.log.info("Estimated price of this render: %s", estimate.describe())
+        limit = parse_max_cost(self.max_cost)
+        if limit is None:
+            return
+        if estimate.usd is None:
+            self.log.warning(
+                "max_cost (USD %s) cannot be checked: the price is unknown before the render (%s)",
+                limit,
+                estimate.basis,
+            )
+        elif estimate.usd > limit:
+            raise SyncValidationError(
+                f"max_cost: the render is estimated at USD {estimate.usd:.4f}, above max_cost USD {limit} "
+                f"({estimate.basis}); nothing was submitted"
+            )
 
     def _poll_in_worker(self, task_uuid: str, schedule: PollSchedule, deadline: float) -> JobEvent:
         from airflow_provider_sync.job_watch import JobWatch
@@ -407,7 +463,8 @@ class SyncBaseOperator(BaseOperator):
                 "video_uuid": raw.get("videoUUID"),
                 "cost": raw.get("cost"),
                 "seed": raw.get("seed"),
-                "output_format": self.output_format.upper() if isinstance(self.output_format, str) else "MP4",
+                # As the request sent it: a template's "None" or " webm" was normalised there.
+                "output_format": normalise_output_format(self.output_format) or "MP4",
                 "elapsed": event.get("elapsed"),
                 # Everything Runware said, known fields or not (tolerant on input).
                 "raw": raw,
@@ -518,22 +575,44 @@ class SyncBaseOperator(BaseOperator):
 
 
 class SyncLipsyncOperator(SyncBaseOperator):
-    """Lip-sync a video to new audio or text-to-speech with Sync's ``lipsync-2`` or ``lipsync-2-pro``.
+    """Lip-sync a video to new audio or text-to-speech with Sync's ``lipsync-2``,
+    ``lipsync-2-pro`` or ``sync-3``.
+
+    sync-3 takes its own request (Runware's page ``runware.ai/docs/models/sync-3``): where a
+    parameter differs for it, the difference is said below. Settings a model does not take are
+    refused before anything is sent, naming the model.
 
     :param video: the video to edit: a Runware media UUID, an http(s) URL, or a file to
         upload first (local path, ``file://`` or object-storage URL such as ``s3://...``).
     :param audio: the new audio: a list of ``{"id", "source"}`` (source as for ``video``),
-        or a single source string (given the id ``audio-1``).
+        or a single source string (given the id ``audio-1``). sync-3: one source only.
     :param speech: text to speak instead of (or besides) audio files: a list of
-        ``{"id", "provider": {"name", "voiceId"}, "text"}``.
-    :param model: ``lipsync-2`` (default) or ``lipsync-2-pro``, or their AIR ids.
+        ``{"id", "provider": {"name", "voiceId"}, "text"}``. sync-3: one ``{"text", "voice"}``,
+        instead of ``audio`` (sync-3 takes exactly one of ``audio``, ``speech``, ``segments``).
+    :param model: ``lipsync-2`` (default), ``lipsync-2-pro`` or ``sync-3``, or their AIR ids
+        (``sync:lipsync-2@1``, ``sync:lipsync-2-pro@1``, ``sync:3@0``; ``sync:lipsync@3`` is
+        read as ``sync:3@0``).
     :param sync_mode: what happens when audio and video lengths differ: ``bounce``, ``loop``,
-        ``cut_off``, ``silence`` or ``remap``.
+        ``cut_off``, ``silence`` or ``remap`` (sync-3: not ``loop``).
     :param temperature: expressiveness, 0 to 1.
-    :param active_speaker_detection: lip-sync only the detected speaker.
-    :param occlusion_detection_enabled: handle hands or objects in front of the mouth.
-    :param segments: map audio inputs to video time ranges: a list of ``{"startTime",
-        "endTime", "ref", "audioStartTime"?, "audioEndTime"?}`` (snake_case keys accepted).
+    :param active_speaker_detection: lip-sync only the detected speaker. sync-3: ``True``
+        (auto-detect) or ``{"auto_detect"?, "frame_number" + "coordinates": [x, y]}`` or
+        ``{"bounding_boxes": [[x1, y1, x2, y2] or None, ...]}`` (one box per frame).
+    :param occlusion_detection_enabled: handle hands or objects in front of the mouth
+        (sync-3's ``settings.occlusionDetection``).
+    :param segments: map audio to video time ranges: a list of ``{"startTime", "endTime",
+        "ref", "audioStartTime"?, "audioEndTime"?}`` (snake_case keys accepted); ``ref`` names
+        an audio or speech id. sync-3: each segment names its own ``"audio"`` instead of a ``ref``.
+    :param edit_region: sync-3 only (its ``settings.mode``): ``lips``, ``face`` or ``head``.
+    :param tts: sync-3 only, with ``speech``: ``{"stability", "similarity_boost"}``, each 0 to 1.
+    :param ttl: seconds Runware keeps the result at its URL (1 s to 30 days).
+    :param safety: Runware's content check: ``{"check_content": bool, "mode": "none" | "fast"
+        | "full"}``.
+    :param max_cost: refuse to submit when the render's estimated price (USD) is above this.
+        The estimate is logged before every submission: seconds of audio (a local or object-
+        storage file's length, or the segments' total) times the model's price in
+        :data:`airflow_provider_sync.pricing.PRICES`. When it is unknown (a media UUID, a URL,
+        text-to-speech) the render is submitted and a warning says why.
     :param output_format: ``MP4`` (Runware's default), ``WEBM`` or ``MOV``.
     :param output_quality: 20 to 99.
     :param include_cost: ask Runware to report the job's cost (USD).
@@ -580,10 +659,15 @@ class SyncLipsyncOperator(SyncBaseOperator):
         to (https, or http on loopback). When set, no presigned endpoint is made for ``output_path``.
     """
 
-    allowed_models = ("sync:lipsync-2@1", "sync:lipsync-2-pro@1")
+    allowed_models = ("sync:lipsync-2@1", "sync:lipsync-2-pro@1", "sync:3@0")
+    template_fields: Sequence[str] = (*SyncBaseOperator.template_fields, "edit_region")
 
-    def __init__(self, *, model: str = "lipsync-2", **kwargs: Any) -> None:
+    def __init__(self, *, model: str = "lipsync-2", edit_region: str | None = None, **kwargs: Any) -> None:
+        self.edit_region = edit_region
         super().__init__(model=model, **kwargs)
+
+    def _request_params(self) -> dict[str, Any]:
+        return {**super()._request_params(), "edit_region": self.edit_region}
 
 
 class SyncReactOperator(SyncBaseOperator):
