@@ -33,6 +33,19 @@ def page_for(request: Mapping[str, Any]) -> dict[str, Any]:
     return PAGES[str(request["model"])]
 
 
+def page_errors(request: Mapping[str, Any]) -> list[str]:
+    """Where ``request`` breaks its model page's JSON schema (empty: it holds)."""
+    import jsonschema
+
+    validator = jsonschema.Draft202012Validator(
+        page_for(request)["schema"], format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER
+    )
+    return [
+        f"{'.'.join(map(str, e.absolute_path)) or '(top)'}: {e.message}"
+        for e in validator.iter_errors(request)
+    ]
+
+
 def _render(value: Any, env: jinja2.Environment, context: dict[str, Any]) -> Any:
     producer = getattr(getattr(value, "operator", None), "python_callable", None)
     if producer is not None and hasattr(value, "key"):

@@ -10,19 +10,12 @@ from typing import Any
 import jsonschema
 import pytest
 
-from .built_requests import PAGES, every_request, page_for, seed_page_requests
+from .built_requests import PAGES, every_request, page_errors, seed_page_requests
 
 REQUESTS = every_request()
 
 
-def errors(request: dict[str, Any]) -> list[str]:
-    validator = jsonschema.Draft202012Validator(
-        page_for(request)["schema"], format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER
-    )
-    return [
-        f"{'.'.join(map(str, e.absolute_path)) or '(top)'}: {e.message}"
-        for e in validator.iter_errors(request)
-    ]
+errors = page_errors
 
 
 def test_each_model_page_fixture_names_its_sources_and_date() -> None:

@@ -8,6 +8,7 @@ import pytest
 
 from airflow_provider_sync.testing.emulator import EmulatorServer
 
+from ..contract.built_requests import page_errors
 from ..dag_fixtures import RunDag
 
 pytestmark = pytest.mark.integration
@@ -92,6 +93,23 @@ CASES: list[tuple[str, str, dict[str, Any], dict[str, Any]]] = [
             },
         },
     ),
+    (
+        "example_sync_sync3.py",
+        "sync3",
+        {"audio": None, "text": "Bonjour et bienvenue.", "voice": "voice-fr-1", "edit_region": "head"},
+        {
+            "model": "sync:3@0",
+            # sync-3's own shape: one top-level speech and settings, no providerSettings.
+            "inputs": {"video": "c64351d5-4c59-42f7-95e1-eace013eddab"},
+            "speech": {"text": "Bonjour et bienvenue.", "voice": "voice-fr-1"},
+            "settings": {
+                "syncMode": "cut_off",
+                "mode": "head",
+                "occlusionDetection": True,
+                "activeSpeakerDetection": {"autoDetect": True},
+            },
+        },
+    ),
 ]
 
 
@@ -126,6 +144,8 @@ def test_example_dag_runs_end_to_end(
     assert sent["deliveryMethod"] == "async"
     for key, value in expected.items():
         assert sent[key] == value, key
+    # Every request an example sends holds to its model's Runware page (tests/contract).
+    assert page_errors(sent) == []
     # Deferred runs wait in the trigger; worker-polling runs never build one.
     assert runs == ([sent["taskUUID"]] if deferrable else [])
     assert result.xcom_key("task_uuid") == {task_id: sent["taskUUID"]}
