@@ -188,3 +188,44 @@ def test_runwares_client_uploads_and_deletes_media_on_the_emulator(emulator: Emu
     stored, deleted = run(upload_then_delete())
     assert stored[0]["mediaURL"].startswith(emulator.base_url.removesuffix("/v1") + "/media/")
     assert deleted[0] == {**deleted[0], "operation": "delete", "mediaUUID": stored[0]["mediaUUID"]}
+
+
+# The emulator answers numberResults with one video, and an upload without its operation, on
+# main today; the i17-emulator branch makes both as Runware's client expects. Strict: once that
+# lands these pass, and the markers must go.
+PENDING_EMULATOR = pytest.mark.xfail(
+    strict=True, reason="the emulator's numberResults and upload answer come with the i17-emulator branch"
+)
+
+
+@PENDING_EMULATOR
+def test_runwares_client_gets_as_many_videos_as_number_results_asks(emulator: EmulatorServer) -> None:
+    fresh(emulator)
+    ours = {k: v for k, v in CLIENT_CASES["lipsync-2"].items() if k not in ("uploadEndpoint", "webhookURL")}
+    ours = {**ours, "taskUUID": str(uuid.uuid4()), "numberResults": 2}
+
+    async def two() -> list[dict[str, Any]]:
+        async with runware.Runware(
+            api_key=KEY, transport="rest", http_base_url=emulator.base_url, max_retries=0, poll_timeout=20_000
+        ) as client:
+            return list(await client.run(ours))
+
+    results = run(two())
+    assert len({r["videoUUID"] for r in results}) == 2
+
+
+@PENDING_EMULATOR
+def test_an_upload_answer_names_its_operation_as_runwares_client_declares(emulator: EmulatorServer) -> None:
+    fresh(emulator)
+
+    async def upload() -> list[dict[str, Any]]:
+        async with runware.Runware(
+            api_key=KEY, transport="rest", http_base_url=emulator.base_url, max_retries=0
+        ) as client:
+            data = base64.b64encode(b"RIFF" + b"\0" * 64).decode()
+            return list(
+                await client.media_storage({"operation": "upload", "media": f"data:audio/wav;base64,{data}"})
+            )
+
+    [stored] = run(upload())
+    assert stored["operation"] == "upload"
