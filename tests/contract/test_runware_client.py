@@ -206,7 +206,7 @@ def test_runwares_client_gets_as_many_videos_as_number_results_asks(emulator: Em
 
     async def two() -> list[dict[str, Any]]:
         async with runware.Runware(
-            api_key=KEY, transport="rest", http_base_url=emulator.base_url, max_retries=0, poll_timeout=20_000
+            api_key=KEY, transport="rest", http_base_url=emulator.base_url, max_retries=0, poll_timeout=8_000
         ) as client:
             return list(await client.run(ours))
 
