@@ -190,15 +190,6 @@ def test_runwares_client_uploads_and_deletes_media_on_the_emulator(emulator: Emu
     assert deleted[0] == {**deleted[0], "operation": "delete", "mediaUUID": stored[0]["mediaUUID"]}
 
 
-# The emulator answers numberResults with one video, and an upload without its operation, on
-# main today; the i17-emulator branch makes both as Runware's client expects. Strict: once that
-# lands these pass, and the markers must go.
-PENDING_EMULATOR = pytest.mark.xfail(
-    strict=True, reason="the emulator's numberResults and upload answer come with the i17-emulator branch"
-)
-
-
-@PENDING_EMULATOR
 def test_runwares_client_gets_as_many_videos_as_number_results_asks(emulator: EmulatorServer) -> None:
     fresh(emulator)
     ours = {k: v for k, v in CLIENT_CASES["lipsync-2"].items() if k not in ("uploadEndpoint", "webhookURL")}
@@ -214,7 +205,6 @@ def test_runwares_client_gets_as_many_videos_as_number_results_asks(emulator: Em
     assert len({r["videoUUID"] for r in results}) == 2
 
 
-@PENDING_EMULATOR
 def test_an_upload_answer_names_its_operation_as_runwares_client_declares(emulator: EmulatorServer) -> None:
     fresh(emulator)
 

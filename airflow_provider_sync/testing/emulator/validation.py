@@ -51,7 +51,7 @@ MAX_RESULTS = 20
 SYNC3_MODELS = ("sync:3@0", "sync:lipsync@3")
 #: Runware's schema bundle declares these on every Sync model (runware-sdk 1.8.0 task_map.py);
 #: runware-typescript describes ``safety`` as ``{checkContent, mode: none|fast|full}``.
-COMMON_TOP_LEVEL = {"safety", "routing", "ttl"}
+COMMON_TOP_LEVEL = {"safety", "routing"}
 SYNC3_TOP_LEVEL = {"settings", "speech"}
 SAFETY_MODES = ["none", "fast", "full"]
 SYNC3_MODES = ["bounce", "cut_off", "silence", "remap"]
