@@ -9,25 +9,34 @@ The class tree. On the right: who tries again after each one ("never" means the 
     +-- RunwareError
         +-- RunwareTransientError ......... the hook, within each HTTP call; then Airflow
         +-- RunwareAPIError ............... never (also an AirflowFailException)
-        |   +-- RunwareAuthError .......... never
-        |   +-- RunwareInsufficientCreditsError  never
+        |   +-- RunwareAuthError .......... never: fix the key
+        |   +-- RunwareInsufficientCreditsError  never: the quota family; top up, then clear
+        |   +-- RunwareModerationError .... never: the moderation family; change the content
         +-- RunwareJobError ............... Airflow: the retry submits one new job
+        |   +-- RunwareJobCancelledError .. never (also an AirflowFailException): the job was
+        |   |                               cancelled; a retry would only re-attach to it
+        |   +-- RunwareUploadFailedError .. never (also an AirflowFailException): rendered and
+        |                                   paid, but Runware's PUT to uploadEndpoint failed
         +-- RunwareTimeoutError ........... Airflow: the retry re-attaches to the same job
 
 * :class:`SyncValidationError`: the user's parameters are wrong. Raised before any HTTP
   request is made (at DAG parse time for literal values, at the start of ``execute`` for
   templated ones).
-* :class:`RunwareTransientError`: HTTP 429, 408 or 5xx, a dropped connection, a garbled
-  answer. The hook retries it itself, with backoff, up to the connection's
-  ``max_attempts``. While a job is being waited for it never ends the wait (the next poll
-  tries again); raised from a submission, Airflow's task retries apply, and the retry
-  re-attaches to the job if it was created.
+* :class:`RunwareTransientError`: HTTP 429, 408 or 5xx, a dropped connection, a garbled or
+  too slow answer. The hook retries it itself, with backoff, up to the connection's
+  ``max_attempts`` and within the caller's deadline. While a job is being waited for it never
+  ends the wait (the next poll tries again); raised from a submission, Airflow's task retries
+  apply, and the retry re-attaches to the job if it was created.
 * :class:`RunwareAPIError` and subclasses: Runware refused the request itself, the key
-  (or its absence: code ``missingApiKey``), or the account's credit; or the finished video's
-  download answered 4xx.
+  (or its absence: code ``missingApiKey``), the account's credit or quota, or the content
+  (moderation); or the finished video's download answered 4xx.
 * :class:`RunwareJobError`: the job ran and ended in error. A retry skips that job and
-  submits the next generation of the task's deterministic job UUID (``idempotency.py``).
+  submits the next generation of the task's deterministic job UUID (``idempotency.py``) --
+  except after a cancelled job or a failed delivery, which never start a new paid render by
+  themselves.
 * :class:`RunwareTimeoutError`: the operator's ``timeout`` passed; the job may still finish.
+
+Which Runware codes land in which class is listed, with sources, in ``docs/errors.md``.
 
 Every :class:`RunwareError` carries what Runware said (``code``, ``message``,
 ``parameter``, ``task_uuid``, ``task_type``, ``status_code``), so a job can be looked up
@@ -136,7 +145,17 @@ class RunwareAuthError(RunwareAPIError):
 
 
 class RunwareInsufficientCreditsError(RunwareAPIError):
-    """The Runware account has not enough credit for the job."""
+    """The quota family: the account (or the model's provider behind Runware) has not enough
+    credit, balance or quota for the job (``insufficientCredits``, ``quotaExceeded``,
+    ``paymentRequired``, HTTP 402 ...). Retrying cannot help until someone pays."""
+
+
+class RunwareModerationError(RunwareAPIError):
+    """The moderation family: Runware or the model's provider refused the content
+    (``contentPolicyViolation``, ``moderationFailed``, ``nsfwContentDetected`` ...).
+
+    The same inputs would be refused again, so Airflow fails the task without retries.
+    """
 
 
 class RunwareJobError(RunwareError):
@@ -145,6 +164,38 @@ class RunwareJobError(RunwareError):
     Airflow may retry this one: a retry submits a fresh job under a new deterministic
     task UUID (see ``docs/idempotency.md``).
     """
+
+
+class RunwareJobCancelledError(RunwareJobError, AirflowFailException):
+    """The job was cancelled at Runware (``taskCancelled``) before it finished.
+
+    Someone stopped it on purpose: nothing here starts a new paid render by itself. A retry
+    re-attaches to the cancelled job and fails again; ``force_new_job=True`` (or a changed
+    request) renders afresh.
+    """
+
+
+class RunwareUploadFailedError(RunwareJobError, AirflowFailException):
+    """Runware rendered the job (and billed it) but could not ``PUT`` the video to the task's
+    ``uploadEndpoint`` (``uploadFailed``).
+
+    Never a reason for a second paid render: the video may still be fetched from
+    :attr:`video_url` when Runware's answer carried one.
+
+    :param video_url: the ``videoURL`` Runware's answer carried, if any.
+    :param video_uuid: the ``videoUUID`` Runware's answer carried, if any.
+    """
+
+    def __init__(
+        self, message: str, *, video_url: str | None = None, video_uuid: str | None = None, **kwargs: Any
+    ) -> None:
+        self.video_url = video_url
+        self.video_uuid = video_uuid
+        super().__init__(message, **kwargs)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-able form, with the video's URL and UUID when Runware gave them."""
+        return {**super().to_dict(), "video_url": self.video_url, "video_uuid": self.video_uuid}
 
 
 class RunwareTimeoutError(RunwareError):

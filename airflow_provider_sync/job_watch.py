@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from airflow_provider_sync.exceptions import RunwareError, RunwareTransientError
+from airflow_provider_sync.exceptions import RunwareError, RunwareTransientError, RunwareUploadFailedError
 from airflow_provider_sync.payloads import ErrorDetails, ErrorEvent, JobEvent, TimeoutEvent, error_class_name
 from airflow_provider_sync.protocol import TaskState
 
@@ -146,6 +146,9 @@ class JobWatch:
     def on_state(self, state: TaskState, now: float | None = None) -> JobEvent | None:
         """Read one poll's answer; return the final event, or ``None`` to poll again."""
         now = now if now is not None else time.time()
+        if state.status == "unreadable":
+            # One odd item about this job in a batched answer: a failed poll, not a state.
+            return self.on_failure(state.error or RunwareTransientError("unreadable answer"), now)
         self.polls += 1
         self.last_status = state.status
         if state.status == "success":
@@ -203,6 +206,9 @@ class JobWatch:
             "status_code": error.status_code if error else None,
             "error_class": error_class_name(error),
         }
+        if isinstance(error, RunwareUploadFailedError):
+            details["video_url"] = error.video_url
+            details["video_uuid"] = error.video_uuid
         return {
             "status": "error",
             "task_uuid": self.task_uuid,

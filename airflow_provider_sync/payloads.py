@@ -18,7 +18,10 @@ from airflow_provider_sync.exceptions import (
     RunwareAuthError,
     RunwareError,
     RunwareInsufficientCreditsError,
+    RunwareJobCancelledError,
     RunwareJobError,
+    RunwareModerationError,
+    RunwareUploadFailedError,
 )
 
 #: The error classes an event may name, by the name it carries. Explicit (not derived from
@@ -29,6 +32,9 @@ ERROR_CLASSES: Mapping[str, type[RunwareError]] = {
     "RunwareAuthError": RunwareAuthError,
     "RunwareInsufficientCreditsError": RunwareInsufficientCreditsError,
     "RunwareJobError": RunwareJobError,
+    "RunwareModerationError": RunwareModerationError,
+    "RunwareJobCancelledError": RunwareJobCancelledError,
+    "RunwareUploadFailedError": RunwareUploadFailedError,
 }
 
 
@@ -56,6 +62,38 @@ class ErrorDetails(TypedDict):
     status_code: NotRequired[int | None]
     #: One of :data:`ERROR_CLASSES`: how the worker re-raises it.
     error_class: NotRequired[str]
+    #: ``uploadFailed`` only: where Runware's answer says the rendered (and paid) video is.
+    video_url: NotRequired[str | None]
+    video_uuid: NotRequired[str | None]
+
+
+def error_from_details(details: Mapping[str, Any], task_uuid: str | None = None) -> RunwareError:
+    """The exception an event's :class:`ErrorDetails` stand for, ready to raise.
+
+    The class comes from ``error_class`` (:func:`error_class`); an ``uploadFailed`` error
+    keeps ``video_url`` / ``video_uuid``, so the worker can still fetch the paid video.
+    """
+    cls = error_class(details.get("error_class"))
+    kwargs: dict[str, Any] = {
+        "code": _opt_text(details.get("code")),
+        "parameter": _opt_text(details.get("parameter")),
+        "task_uuid": _opt_text(details.get("task_uuid")) or task_uuid,
+        "task_type": _opt_text(details.get("task_type")),
+        "status_code": details.get("status_code") if isinstance(details.get("status_code"), int) else None,
+    }
+    message = str(details.get("message") or "job failed")
+    if cls is RunwareUploadFailedError:
+        return RunwareUploadFailedError(
+            message,
+            video_url=_opt_text(details.get("video_url")),
+            video_uuid=_opt_text(details.get("video_uuid")),
+            **kwargs,
+        )
+    return cls(message, **kwargs)
+
+
+def _opt_text(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
 
 
 class SuccessEvent(TypedDict):

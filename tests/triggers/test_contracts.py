@@ -11,12 +11,15 @@ from airflow_provider_sync.exceptions import (
     RunwareAuthError,
     RunwareError,
     RunwareInsufficientCreditsError,
+    RunwareJobCancelledError,
     RunwareJobError,
+    RunwareModerationError,
     RunwareTimeoutError,
     RunwareTransientError,
+    RunwareUploadFailedError,
 )
 from airflow_provider_sync.job_watch import JobWatch
-from airflow_provider_sync.payloads import ERROR_CLASSES, error_class, error_class_name
+from airflow_provider_sync.payloads import ERROR_CLASSES, error_class, error_class_name, error_from_details
 from airflow_provider_sync.triggers.runware import RunwareTaskTrigger
 
 UUID = "7a3e1c5b-2d4f-4a6b-8c9d-0e1f2a3b4c5d"
@@ -57,6 +60,9 @@ def test_the_error_classes_an_event_may_name_are_pinned() -> None:
         "RunwareAuthError": RunwareAuthError,
         "RunwareInsufficientCreditsError": RunwareInsufficientCreditsError,
         "RunwareJobError": RunwareJobError,
+        "RunwareModerationError": RunwareModerationError,
+        "RunwareJobCancelledError": RunwareJobCancelledError,
+        "RunwareUploadFailedError": RunwareUploadFailedError,
     }
 
 
@@ -67,6 +73,9 @@ def test_the_error_classes_an_event_may_name_are_pinned() -> None:
         (RunwareInsufficientCreditsError("broke"), "RunwareInsufficientCreditsError"),
         (RunwareAPIError("bad", code="invalidParameter"), "RunwareAPIError"),
         (RunwareJobError("failed", code="timeoutProvider"), "RunwareJobError"),
+        (RunwareModerationError("refused", code="contentPolicyViolation"), "RunwareModerationError"),
+        (RunwareJobCancelledError("stopped", code="taskCancelled"), "RunwareJobCancelledError"),
+        (RunwareUploadFailedError("no PUT", code="uploadFailed"), "RunwareUploadFailedError"),
         # Classes an event cannot carry are read back as a job error (retried by Airflow).
         (RunwareTransientError("blip"), "RunwareJobError"),
         (RunwareTimeoutError("late"), "RunwareJobError"),
@@ -85,3 +94,27 @@ def test_an_unknown_name_from_an_old_or_foreign_event_is_a_job_error() -> None:
     assert error_class("SomethingRenamed") is RunwareJobError
     assert error_class(None) is RunwareJobError
     assert error_class_name(RunwareAuthError("x")) == "RunwareAuthError"
+
+
+def test_a_failed_delivery_travels_with_the_video_url_and_is_raised_with_it() -> None:
+    error = RunwareUploadFailedError(
+        "PUT refused", code="uploadFailed", video_url="https://vm.test/v.mp4", video_uuid="v-1"
+    )
+    event = JobWatch(UUID, started=0.0).error_event(error, now=1.0)
+    assert (event["error"]["video_url"], event["error"]["video_uuid"]) == ("https://vm.test/v.mp4", "v-1")
+    raised = error_from_details(event["error"], UUID)
+    assert isinstance(raised, RunwareUploadFailedError)
+    assert (raised.video_url, raised.video_uuid, raised.code, raised.task_uuid) == (
+        "https://vm.test/v.mp4",
+        "v-1",
+        "uploadFailed",
+        UUID,
+    )
+
+
+@pytest.mark.parametrize("name", sorted(ERROR_CLASSES))
+def test_every_event_error_class_is_rebuilt_as_itself(name: str) -> None:
+    details = {"code": "c", "message": "m", "task_uuid": None, "error_class": name, "status_code": 400}
+    raised = error_from_details(details, UUID)
+    assert type(raised) is ERROR_CLASSES[name]
+    assert (raised.message, raised.task_uuid, raised.status_code) == ("m", UUID, 400)
