@@ -29,7 +29,7 @@ from airflow_provider_sync.exceptions import (
     RunwareTransientError,
 )
 from airflow_provider_sync.hooks.runware import MAX_TASKS_PER_REQUEST, RunwareHook, get_response_task
-from airflow_provider_sync.protocol import TaskState, request_error, task_state
+from airflow_provider_sync.protocol import TaskState, read_batch, request_error
 
 #: Seconds of the alignment grid: polls are delayed by at most this much to share a request.
 DEFAULT_WINDOW = 0.5
@@ -50,6 +50,8 @@ class PollerStats:
     batch_rejections: int = 0
     isolated_refusals: int = 0
     largest_batch: int = 0
+    #: Tasks a batched answer left out, asked about alone.
+    asked_alone: int = 0
 
 
 class BatchPoller:
@@ -185,12 +187,18 @@ class BatchPoller:
             if refusal is None:
                 self._note_success(len(uuids))
                 # One odd answer item must not fail the other jobs of the batch.
-                results: dict[str, TaskState | Exception] = {}
-                for u in uuids:
-                    try:
-                        results[u] = task_state(response, u)
-                    except RunwareError as exc:
-                        results[u] = exc
+                results: dict[str, TaskState | Exception] = {
+                    u: state.error if state.status == "unreadable" and state.error else state
+                    for u, state in read_batch(response, uuids).items()
+                }
+                if len(uuids) > 1:
+                    # Runware's clients ask one task per request, and nobody has published
+                    # whether a batch answers every item: a job left out is asked about
+                    # alone before it may count as not found.
+                    left_out = [u for u in uuids if not response.mentions(u)]
+                    self.stats.asked_alone += len(left_out)
+                    for part in await asyncio.gather(*(self._fetch_alone(u) for u in left_out)):
+                        results.update(part)
                 return results
         assert refusal is not None
         if isinstance(refusal, (RunwareAuthError, RunwareInsufficientCreditsError, RunwareTransientError)):
@@ -217,6 +225,15 @@ class BatchPoller:
                 self.max_batch,
             )
         return out
+
+    async def _fetch_alone(self, task_uuid: str) -> dict[str, TaskState | Exception]:
+        """One task's state in a request of its own; its failure is that task's alone."""
+        try:
+            return await self._fetch([task_uuid])
+        except (RunwareAuthError, RunwareInsufficientCreditsError):
+            raise
+        except RunwareError as exc:
+            return {task_uuid: exc}
 
     def _note_success(self, size: int) -> None:
         """Grow the batch limit back after a refusal, once full batches are answered again."""

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import re
+import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable, Iterator
 from typing import Any, TypeVar
 from urllib.parse import quote, urlsplit
 
@@ -24,6 +27,7 @@ from airflow_provider_sync.exceptions import (
     RunwareAPIError,
     RunwareAuthError,
     RunwareError,
+    RunwareInsufficientCreditsError,
     RunwareTransientError,
 )
 from airflow_provider_sync.media import CHUNK, LocalMedia, describe_source, save_stream, upload_body
@@ -31,9 +35,10 @@ from airflow_provider_sync.protocol import (
     RunwareResponse,
     TaskState,
     ack_for,
+    media_ack,
     parse_body,
     raise_request_error,
-    task_state,
+    read_batch,
 )
 
 DEFAULT_BASE_URL = "https://api.runware.ai/v1"
@@ -46,6 +51,11 @@ MAX_RETRY_AFTER = 300.0
 TEST_CONNECTION_TIMEOUT = 10.0
 # Runware accepts many tasks per request; beyond this, one slow answer delays too many jobs.
 MAX_TASKS_PER_REQUEST = 250
+#: Largest answer read from Runware (a getResponse answer for 250 tasks is far smaller).
+MAX_ANSWER_BYTES = 16 * 2**20
+#: An upload's whole exchange may take the connection's timeout plus one second per this
+#: many bytes of body (base64 included): slow links still finish, a stalled one does not hang.
+UPLOAD_MIN_BYTES_PER_SECOND = 256 * 1024
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -59,11 +69,13 @@ def _float(value: Any, default: float) -> float:
 
 
 class _WaitBackoffOrRetryAfter:
-    """Exponential backoff with jitter, but never shorter than the server's ``Retry-After``."""
+    """Exponential backoff with jitter, but never shorter than the server's ``Retry-After``,
+    and never past the caller's deadline (``ends``, monotonic seconds)."""
 
-    def __init__(self, initial: float, maximum: float) -> None:
+    def __init__(self, initial: float, maximum: float, ends: float | None = None) -> None:
         self._backoff = wait_exponential_jitter(initial=initial, max=maximum, jitter=initial)
         self._maximum = maximum
+        self._ends = ends
 
     def __call__(self, retry_state: RetryCallState) -> float:
         wait = self._backoff(retry_state)
@@ -72,7 +84,31 @@ class _WaitBackoffOrRetryAfter:
         if retry_after is not None:
             # Honour the server's wish, but never park a task for more than a few minutes.
             wait = max(wait, min(float(retry_after), max(self._maximum, MAX_RETRY_AFTER)))
+        if self._ends is not None:
+            wait = min(wait, max(0.0, self._ends - time.monotonic()))
         return float(wait)
+
+
+class _StopAtDeadline:
+    """Stop retrying once the next attempt could not start before ``ends`` (monotonic)."""
+
+    def __init__(self, ends: float) -> None:
+        self._ends = ends
+
+    def __call__(self, retry_state: RetryCallState) -> bool:
+        upcoming = retry_state.upcoming_sleep or 0.0
+        return time.monotonic() + upcoming >= self._ends
+
+
+def monotonic_deadline(deadline: float | None) -> float | None:
+    """``deadline`` (epoch seconds, as :func:`time.time`) on the monotonic clock, or ``None``.
+
+    Callers speak epoch seconds (a trigger's deadline survives a restart); measuring is done
+    on the monotonic clock, which a wall-clock step cannot move.
+    """
+    if deadline is None:
+        return None
+    return time.monotonic() + (float(deadline) - time.time())
 
 
 class RunwareHook(BaseHook):
@@ -203,102 +239,159 @@ class RunwareHook(BaseHook):
 
     # ---------------------------------------------------------------- raw calls
 
-    def _retrying(self) -> Retrying:
-        s = self.settings
-        return Retrying(**_retry_kwargs(s, self.log))
+    def _retrying(self, ends: float | None = None) -> Retrying:
+        return Retrying(**_retry_kwargs(self.settings, self.log, ends))
 
-    def run_tasks(self, tasks: list[dict[str, Any]]) -> RunwareResponse:
+    def _attempt_ends(self, ends: float | None, budget: float | None = None) -> float:
+        """When one attempt must be over: its own budget (the connection's timeout), or the
+        caller's deadline if that comes first."""
+        own = time.monotonic() + (self.settings.timeout if budget is None else budget)
+        return own if ends is None else min(own, ends)
+
+    def run_tasks(self, tasks: list[dict[str, Any]], *, deadline: float | None = None) -> RunwareResponse:
         """POST one array of tasks; retry transient faults; return the parsed answer.
+
+        Each attempt -- connecting, sending, and reading the **whole** answer -- must end
+        within the connection's ``timeout``; an answer that trickles in byte by byte is cut
+        off at that point like one that never comes. With ``deadline`` the whole call,
+        retries and their waits included, ends by then as well.
 
         Errors about single tasks stay in the answer (:class:`RunwareResponse` ``errors``);
         only answers about the request as a whole raise.
 
+        :param deadline: epoch seconds (as :func:`time.time`) by which the call must be over.
         :raises RunwareAuthError: the connection has no usable key, or Runware refused it.
         :raises RunwareInsufficientCreditsError: the account cannot pay.
         :raises RunwareAPIError: the request was refused (HTTP 4xx naming no task).
-        :raises RunwareTransientError: every attempt met a network fault, 408, 429, 5xx or a
-            garbled answer (``max_attempts`` tries with backoff).
+        :raises RunwareTransientError: every attempt met a network fault, 408, 429, 5xx, a
+            garbled answer or one not complete in time (``max_attempts`` tries with backoff,
+            fewer when ``deadline`` comes first).
         """
         client = self.get_conn()
         url = self.settings.base_url
+        ends = monotonic_deadline(deadline)
 
         def attempt() -> RunwareResponse:
-            try:
-                resp = client.post(url, json=tasks)
-            except httpx.TransportError as exc:
-                raise _transport_error(exc) from None
-            return parse_body(resp.status_code, resp.content, dict(resp.headers))
+            status, body, headers = _exchange(client, url, self._attempt_ends(ends), json=tasks)
+            return _parse(status, body, headers)
 
-        return self._retrying()(attempt)
+        return self._retrying(ends)(attempt)
 
-    async def arun_tasks(self, tasks: list[dict[str, Any]]) -> RunwareResponse:
-        """Async :meth:`run_tasks`, for triggers: never blocks the event loop. Raises the same."""
+    async def arun_tasks(
+        self, tasks: list[dict[str, Any]], *, deadline: float | None = None
+    ) -> RunwareResponse:
+        """Async :meth:`run_tasks`, for triggers: never blocks the event loop. Same limits,
+        enforced with an asyncio timeout around each whole exchange. Raises the same."""
         s = await self.asettings()
-        async for attempt in AsyncRetrying(**_retry_kwargs(s, self.log)):
+        ends = monotonic_deadline(deadline)
+        async for attempt in AsyncRetrying(**_retry_kwargs(s, self.log, ends)):
             with attempt:
                 client = await self.aget_conn()  # per attempt: the pool may have been closed meanwhile
-                try:
-                    resp = await client.post(s.base_url, json=tasks)
-                except httpx.TransportError as exc:
-                    raise _transport_error(exc) from None
-                return parse_body(resp.status_code, resp.content, dict(resp.headers))
+                status, body, headers = await _aexchange(client, s.base_url, tasks, self._attempt_ends(ends))
+                return _parse(status, body, headers)
         raise AssertionError("unreachable: AsyncRetrying re-raises")  # pragma: no cover
 
     # ---------------------------------------------------------------- tasks
 
-    def submit_task(self, task: dict[str, Any]) -> dict[str, Any]:
+    def submit_task(self, task: dict[str, Any], *, deadline: float | None = None) -> dict[str, Any]:
         """Submit one task and return Runware's acknowledgement.
 
         A ``conflictTaskUUID`` answer (the job exists already, e.g. because an earlier
         attempt's answer was lost or was a 504 after Runware took the job) comes back as
         ``{"taskUUID": ..., "duplicate": True}``.
 
+        :param deadline: as :meth:`run_tasks`.
         :raises RunwareAuthError: the key was refused.
-        :raises RunwareAPIError: Runware refused the task (invalid parameter, no credit ...).
+        :raises RunwareAPIError: Runware refused the task (invalid parameter, no credit,
+            moderation ...: typed by family, see ``docs/errors.md``).
         :raises RunwareTransientError: every attempt hit a transient fault.
         """
-        return ack_for(self.run_tasks([task]), task["taskUUID"])
+        return ack_for(self.run_tasks([task], deadline=deadline), task["taskUUID"])
 
-    async def asubmit_task(self, task: dict[str, Any]) -> dict[str, Any]:
+    async def asubmit_task(self, task: dict[str, Any], *, deadline: float | None = None) -> dict[str, Any]:
         """Async :meth:`submit_task`."""
-        return ack_for(await self.arun_tasks([task]), task["taskUUID"])
+        return ack_for(await self.arun_tasks([task], deadline=deadline), task["taskUUID"])
 
-    def get_task_states(self, task_uuids: Iterable[str]) -> dict[str, TaskState]:
+    def get_task_states(
+        self, task_uuids: Iterable[str], *, deadline: float | None = None
+    ) -> dict[str, TaskState]:
         """``getResponse`` for several tasks, batched; one :class:`TaskState` per UUID.
 
         A task Runware does not know reads as ``not_found``; a failed job as ``error`` with
-        its :class:`RunwareJobError`.
+        its typed error. One task's odd item never changes another task's state: it reads as
+        ``unreadable`` (``error`` says why) for that task alone. A task a batched answer
+        leaves out is asked about alone before it counts as ``not_found`` (Runware's own
+        clients ask one task per request; whether a batch answers every item is unpublished).
 
+        :param deadline: epoch seconds by which the whole call must be over (see :meth:`run_tasks`).
         :raises RunwareAuthError: the key was refused.
+        :raises RunwareInsufficientCreditsError: the account cannot pay.
         :raises RunwareAPIError: the request was refused without naming a task.
-        :raises RunwareTransientError: every attempt hit a transient fault, or an item's state
-            could not be read (an unknown status, a per-task ``serverBusy``).
+        :raises RunwareTransientError: every attempt hit a transient fault.
         """
         out: dict[str, TaskState] = {}
         for chunk in _chunks(list(task_uuids)):
-            response = self.run_tasks([get_response_task(u) for u in chunk])
-            out.update(_states(response, chunk))
+            response = self.run_tasks([get_response_task(u) for u in chunk], deadline=deadline)
+            raise_request_error(response, chunk)
+            states = read_batch(response, chunk)
+            for u in _left_out(response, chunk):
+                states[u] = self._ask_alone(u, deadline)
+            out.update(states)
         return out
 
-    async def aget_task_states(self, task_uuids: Iterable[str]) -> dict[str, TaskState]:
+    def _ask_alone(self, task_uuid: str, deadline: float | None) -> TaskState:
+        try:
+            response = self.run_tasks([get_response_task(task_uuid)], deadline=deadline)
+            raise_request_error(response, [task_uuid])
+        except (RunwareAuthError, RunwareInsufficientCreditsError):
+            raise
+        except RunwareError as exc:
+            return TaskState(task_uuid, "unreadable", error=exc)
+        return read_batch(response, [task_uuid])[task_uuid]
+
+    async def aget_task_states(
+        self, task_uuids: Iterable[str], *, deadline: float | None = None
+    ) -> dict[str, TaskState]:
         """Async :meth:`get_task_states`."""
         out: dict[str, TaskState] = {}
         for chunk in _chunks(list(task_uuids)):
-            response = await self.arun_tasks([get_response_task(u) for u in chunk])
-            out.update(_states(response, chunk))
+            response = await self.arun_tasks([get_response_task(u) for u in chunk], deadline=deadline)
+            raise_request_error(response, chunk)
+            states = read_batch(response, chunk)
+            for u in _left_out(response, chunk):
+                states[u] = await self._aask_alone(u, deadline)
+            out.update(states)
         return out
 
-    def get_task_state(self, task_uuid: str) -> TaskState:
-        """``getResponse`` for one task; raises as :meth:`get_task_states`."""
-        return self.get_task_states([task_uuid])[task_uuid]
+    async def _aask_alone(self, task_uuid: str, deadline: float | None) -> TaskState:
+        try:
+            response = await self.arun_tasks([get_response_task(task_uuid)], deadline=deadline)
+            raise_request_error(response, [task_uuid])
+        except (RunwareAuthError, RunwareInsufficientCreditsError):
+            raise
+        except RunwareError as exc:
+            return TaskState(task_uuid, "unreadable", error=exc)
+        return read_batch(response, [task_uuid])[task_uuid]
 
-    async def aget_task_state(self, task_uuid: str) -> TaskState:
+    def get_task_state(self, task_uuid: str, *, deadline: float | None = None) -> TaskState:
+        """``getResponse`` for one task.
+
+        This is the call for a worker-side polling loop: pass the wait's ``deadline`` (epoch
+        seconds) and the call returns or raises by then, however slowly Runware answers.
+
+        :raises RunwareTransientError: as :meth:`get_task_states`, and when the task's item
+            could not be read (an unknown status, a per-task ``serverBusy``).
+        :raises RunwareError: as :meth:`get_task_states`.
+        """
+        return _single(self.get_task_states([task_uuid], deadline=deadline)[task_uuid])
+
+    async def aget_task_state(self, task_uuid: str, *, deadline: float | None = None) -> TaskState:
         """Async :meth:`get_task_state`."""
-        return (await self.aget_task_states([task_uuid]))[task_uuid]
+        return _single((await self.aget_task_states([task_uuid], deadline=deadline))[task_uuid])
 
     # ---------------------------------------------------------------- media
 
-    def upload_media(self, media: LocalMedia) -> dict[str, Any]:
+    def upload_media(self, media: LocalMedia, *, deadline: float | None = None) -> dict[str, Any]:
         """Store a file at Runware (``mediaStorage`` upload); return ``mediaUUID`` and ``mediaURL``.
 
         The body is streamed from the file as base64, so memory stays flat whatever its size;
@@ -307,32 +400,35 @@ class RunwareHook(BaseHook):
         up afterwards, so reusing it would fail on our own earlier attempt. An attempt whose
         answer was lost may leave an orphan stored file; it costs no render.
 
+        Each attempt must be over within the connection's timeout plus one second per
+        :data:`UPLOAD_MIN_BYTES_PER_SECOND` bytes of body; with ``deadline`` (epoch seconds)
+        the whole call ends by then too.
+
         :raises RunwareAuthError: the key was refused.
         :raises RunwareAPIError: Runware refused the media.
-        :raises RunwareTransientError: every attempt hit a transient fault.
+        :raises RunwareTransientError: every attempt hit a transient fault, or the answer had
+            no usable ``mediaUUID``.
         """
         client = self.get_conn()
         url = self.settings.base_url
+        ends = monotonic_deadline(deadline)
+        # base64 makes the body a third larger than the file.
+        budget = self.settings.timeout + (media.size * 4 / 3) / UPLOAD_MIN_BYTES_PER_SECOND
 
         def attempt() -> dict[str, Any]:
             task_uuid = str(uuid.uuid4())
-            try:
-                resp = client.post(
-                    url,
-                    content=upload_body(task_uuid, media),
-                    headers={"Content-Type": "application/json"},
-                    timeout=self.settings.httpx_timeout(upload=True),
-                )
-            except httpx.TransportError as exc:
-                raise _transport_error(exc) from None
-            ack = ack_for(parse_body(resp.status_code, resp.content, dict(resp.headers)), task_uuid)
-            if not ack.get("mediaUUID"):
-                raise RunwareAPIError(
-                    f"mediaStorage answered without a mediaUUID (keys: {sorted(ack)})", task_uuid=task_uuid
-                )
-            return ack
+            attempt_ends = self._attempt_ends(ends, budget)
+            status, body, headers = _exchange(
+                client,
+                url,
+                attempt_ends,
+                content=_within(upload_body(task_uuid, media), attempt_ends),
+                headers={"Content-Type": "application/json"},
+                timeout=self.settings.httpx_timeout(upload=True),
+            )
+            return media_ack(_parse(status, body, headers), task_uuid)
 
-        return self._retrying()(attempt)
+        return self._retrying(ends)(attempt)
 
     def download(self, url: str, target: str) -> int:
         """Stream the file at ``url`` to ``target`` (path or object-storage URL); return bytes written.
@@ -366,30 +462,61 @@ class RunwareHook(BaseHook):
         return self._retrying()(attempt)
 
     def test_connection(self) -> tuple[bool, str]:
-        """Check the key and the URL with one harmless ``getResponse`` for an unknown task.
+        """Check the key and the URL with one harmless ``getResponse`` for a random task.
 
         One attempt with a short timeout: a person is waiting for the answer in the UI, and
-        a server that is down should say so at once, not after a round of retries.
+        a server that is down should say so at once, not after a round of retries. The probe
+        asks about a fresh random UUID v4 (Runware documents taskUUIDs as v4). The answer is
+        given in our own words with Runware's code: a server's message is never repeated (one
+        that echoes the request's headers would put the key on the screen).
         """
         probe = type(self)(
             self.runware_conn_id,
             timeout=min(TEST_CONNECTION_TIMEOUT, self._timeout_override or TEST_CONNECTION_TIMEOUT),
             max_attempts=1,
         )
+        shown = "Runware"
         try:
-            probe.get_task_state(str(uuid.UUID(int=0)))
+            shown = _shown_url(probe.base_url)
+            probe.get_task_state(str(uuid.uuid4()))
         except RunwareAuthError as exc:
             if exc.code in ("missingApiKey", "invalidApiKeyCharacters"):
-                # The UI tests a copy of the form under a throwaway connection id: don't name it.
+                # Our own words, raised before any request. The UI tests a copy of the form
+                # under a throwaway connection id: don't name it.
                 return False, exc.message.replace(f"connection {self.runware_conn_id!r}", "this connection")
-            return False, f"Runware refused the API key: {exc}"
+            return False, f"Runware refused the API key ({_refusal(exc, probe)})."
         except RunwareError as exc:
-            return False, f"Could not reach Runware at {probe.base_url}: {exc}"
+            return False, f"Could not reach Runware at {shown}: {_refusal(exc, probe)}."
         except Exception as exc:  # connection form: any failure is an answer, not a crash
             return False, f"{type(exc).__name__} while testing the connection"
         finally:
             probe.close()
-        return True, f"Connected to {probe.base_url}: Runware accepted the API key."
+        return True, f"Connected to {shown}: Runware accepted the API key."
+
+
+_CODE_SHAPE = re.compile(r"[A-Za-z][A-Za-z0-9_.-]{0,63}")
+
+
+def _refusal(exc: RunwareError, hook: RunwareHook) -> str:
+    """``code invalidApiKey, HTTP 401``: what an error says, in our words, without the key."""
+    parts = []
+    code = exc.code or ""
+    forms = _key_forms(hook._settings.api_key if hook._settings else None)
+    if _CODE_SHAPE.fullmatch(code) and not any(f and f in code for f in forms):
+        parts.append(f"code {code}")
+    if exc.status_code:
+        parts.append(f"HTTP {exc.status_code}")
+    return ", ".join(parts) or "no answer"
+
+
+def _shown_url(url: str) -> str:
+    """``url`` without user info, query or fragment: safe to show."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    return f"{parts.scheme}://{netloc}{parts.path}"
 
 
 class _ConnectionSettings:
@@ -455,7 +582,7 @@ def _limits() -> httpx.Limits:
     return httpx.Limits(max_connections=20, max_keepalive_connections=10, keepalive_expiry=30)
 
 
-def _retry_kwargs(s: _ConnectionSettings, logger: Any) -> dict[str, Any]:
+def _retry_kwargs(s: _ConnectionSettings, logger: Any, ends: float | None = None) -> dict[str, Any]:
     def before_sleep(state: RetryCallState) -> None:
         exc = state.outcome.exception() if state.outcome else None
         wait = state.next_action.sleep if state.next_action else 0
@@ -467,10 +594,13 @@ def _retry_kwargs(s: _ConnectionSettings, logger: Any) -> dict[str, Any]:
             wait,
         )
 
+    stop: Any = stop_after_attempt(s.max_attempts)
+    if ends is not None:
+        stop = stop | _StopAtDeadline(ends)
     return {
         "retry": retry_if_exception_type(RunwareTransientError),
-        "wait": _WaitBackoffOrRetryAfter(s.retry_min_wait, s.retry_max_wait),
-        "stop": stop_after_attempt(s.max_attempts),
+        "wait": _WaitBackoffOrRetryAfter(s.retry_min_wait, s.retry_max_wait, ends),
+        "stop": stop,
         "reraise": True,
         "before_sleep": before_sleep,
     }
@@ -479,7 +609,129 @@ def _retry_kwargs(s: _ConnectionSettings, logger: Any) -> dict[str, Any]:
 def _transport_error(exc: httpx.TransportError) -> RunwareTransientError:
     # Only the exception's type: httpx's message may quote the request's headers (an illegal
     # header value, for one), and so the key.
-    return RunwareTransientError(f"{type(exc).__name__} talking to Runware (no answer received)")
+    return RunwareTransientError(
+        f"{type(exc).__name__} talking to Runware (no answer received)", code="connectionFailed"
+    )
+
+
+def _too_slow() -> RunwareTransientError:
+    return RunwareTransientError(
+        "Runware's answer was not complete within the time allowed (a slow or stalled answer)",
+        code="timeout",
+    )
+
+
+def _too_large() -> RunwareTransientError:
+    return RunwareTransientError(
+        f"Runware's answer was larger than {MAX_ANSWER_BYTES // 2**20} MiB; not read", code="answerTooLarge"
+    )
+
+
+def _within(chunks: Iterator[bytes], ends: float) -> Iterator[bytes]:
+    """``chunks`` (a request body), stopped once ``ends`` (monotonic) has passed."""
+    for chunk in chunks:
+        if time.monotonic() > ends:
+            raise _too_slow()
+        yield chunk
+
+
+def _httpx_timeout(left: float, base: httpx.Timeout | None) -> httpx.Timeout:
+    """No single read, write or connect may outlast the time left for the whole exchange."""
+    if base is None:
+        return httpx.Timeout(left, connect=min(10.0, left))
+    return httpx.Timeout(
+        connect=min(base.connect or left, left),
+        read=min(base.read or left, left),
+        write=min(base.write or left, left),
+        pool=min(base.pool or left, left),
+    )
+
+
+def _exchange(
+    client: httpx.Client,
+    url: str,
+    ends: float,
+    *,
+    timeout: httpx.Timeout | None = None,
+    **request: Any,
+) -> tuple[int, bytes, dict[str, str]]:
+    """POST and read the whole answer by ``ends`` (monotonic seconds).
+
+    The body is streamed and the clock checked between chunks: httpx's timeouts bound each
+    read, not the exchange, so an answer trickling in a byte at a time would never trip them.
+    """
+    left = ends - time.monotonic()
+    if left <= 0:
+        raise _too_slow()
+    try:
+        with client.stream("POST", url, timeout=_httpx_timeout(left, timeout), **request) as resp:
+            body = bytearray()
+            for chunk in resp.iter_bytes():
+                body += chunk
+                if len(body) > MAX_ANSWER_BYTES:
+                    raise _too_large()
+                if time.monotonic() > ends:
+                    raise _too_slow()
+            return resp.status_code, bytes(body), dict(resp.headers)
+    except httpx.TimeoutException:
+        raise _too_slow() from None
+    except httpx.TransportError as exc:
+        raise _transport_error(exc) from None
+
+
+async def _aexchange(
+    client: httpx.AsyncClient, url: str, tasks: list[dict[str, Any]], ends: float
+) -> tuple[int, bytes, dict[str, str]]:
+    """Async :func:`_exchange`: the whole exchange runs under one asyncio timeout."""
+    left = ends - time.monotonic()
+    if left <= 0:
+        raise _too_slow()
+
+    async def exchange() -> tuple[int, bytes, dict[str, str]]:
+        async with client.stream("POST", url, json=tasks, timeout=_httpx_timeout(left, None)) as resp:
+            body = bytearray()
+            chunks: AsyncIterator[bytes] = resp.aiter_bytes()
+            async for chunk in chunks:
+                body += chunk
+                if len(body) > MAX_ANSWER_BYTES:
+                    raise _too_large()
+            return resp.status_code, bytes(body), dict(resp.headers)
+
+    try:
+        return await asyncio.wait_for(exchange(), timeout=left)
+    except asyncio.TimeoutError:
+        raise _too_slow() from None
+    except httpx.TimeoutException:
+        raise _too_slow() from None
+    except httpx.TransportError as exc:
+        raise _transport_error(exc) from None
+
+
+def _parse(status: int, body: bytes, headers: dict[str, str]) -> RunwareResponse:
+    """:func:`parse_body`, with a last guard: whatever goes wrong reading an answer is a
+    transient fault of that answer, never an untyped crash of the caller."""
+    try:
+        return parse_body(status, body, headers)
+    except RunwareError:
+        raise
+    except Exception as exc:
+        log.warning("Could not read Runware's answer (HTTP %s): %s", status, type(exc).__name__)
+        raise RunwareTransientError(
+            f"could not read Runware's answer ({type(exc).__name__})", status_code=status
+        ) from None
+
+
+def _left_out(response: RunwareResponse, uuids: list[str]) -> list[str]:
+    """Tasks of a batch the answer says nothing about (a batch of one is answered as it is)."""
+    if len(uuids) < 2:
+        return []
+    return [u for u in uuids if not response.mentions(u)]
+
+
+def _single(state: TaskState) -> TaskState:
+    if state.status == "unreadable":
+        raise state.error or RunwareTransientError(f"unreadable answer about task {state.task_uuid}")
+    return state
 
 
 def _key_forms(password: str | None) -> list[str]:
@@ -524,11 +776,6 @@ def get_response_task(task_uuid: str) -> dict[str, Any]:
 def _chunks(items: list[T], size: int = MAX_TASKS_PER_REQUEST) -> Iterable[list[T]]:
     for i in range(0, len(items), size):
         yield items[i : i + size]
-
-
-def _states(response: RunwareResponse, uuids: list[str]) -> dict[str, TaskState]:
-    raise_request_error(response, uuids)
-    return {u: task_state(response, u) for u in uuids}
 
 
 __all__ = ["DEFAULT_BASE_URL", "RunwareHook"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+import uuid
 from typing import Any
 
 import httpx
@@ -220,25 +221,28 @@ def test_a_504_then_conflict_on_the_retry_is_an_acknowledgement_not_a_failure() 
     assert route.call_count == 2
 
 
-PROBE = "00000000-0000-0000-0000-000000000000"
+def not_found(request: httpx.Request) -> httpx.Response:
+    [task] = json.loads(request.content)
+    error = {"code": "taskFailedOrNotFound", "message": "?", "taskUUID": task["taskUUID"]}
+    return httpx.Response(400, json={"data": [], "errors": [error]})
 
 
 @pytest.mark.parametrize(
     "answer",
-    [
-        httpx.Response(
-            400, json={"data": [], "errors": [{"code": "taskFailedOrNotFound", "taskUUID": PROBE}]}
-        ),
-        httpx.Response(200, json={"data": []}),
-    ],
+    [not_found, lambda request: httpx.Response(200, json={"data": []})],
     ids=["taskFailedOrNotFound", "no-item"],
 )
-def test_test_connection_says_the_key_was_accepted(answer: httpx.Response) -> None:
+def test_test_connection_says_the_key_was_accepted(answer: Any) -> None:
     with respx.mock:
-        respx.post(URL).mock(return_value=answer)
+        route = respx.post(URL).mock(side_effect=answer)
         ok, message = RunwareHook().test_connection()
+        RunwareHook().test_connection()
     assert ok
     assert message == f"Connected to {URL}: Runware accepted the API key."
+    # Runware documents taskUUIDs as UUID v4: each probe asks about a fresh random one.
+    probes = [json.loads(c.request.content)[0]["taskUUID"] for c in route.calls]
+    assert [uuid.UUID(p).version for p in probes] == [4, 4]
+    assert probes[0] != probes[1]
 
 
 def test_test_connection_names_a_refused_key() -> None:
