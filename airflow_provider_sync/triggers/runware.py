@@ -9,10 +9,11 @@ from typing import Any
 
 from airflow_provider_sync._compat import BaseTrigger, TriggerEvent
 from airflow_provider_sync.exceptions import RunwareError
-from airflow_provider_sync.hooks.batch_poller import poller_for, release_poller
+from airflow_provider_sync.hooks.batch_poller import BatchPoller, poller_for, release_poller
 from airflow_provider_sync.hooks.runware import RunwareHook
 from airflow_provider_sync.job_watch import DEFAULT_NOT_FOUND_GRACE, JobWatch, PollSchedule
 from airflow_provider_sync.payloads import JobEvent
+from airflow_provider_sync.protocol import TaskState
 
 
 class RunwareTaskTrigger(BaseTrigger):
@@ -32,7 +33,9 @@ class RunwareTaskTrigger(BaseTrigger):
     :param task_uuid: the Runware job to wait for.
     :param runware_conn_id: the Airflow connection to poll with.
     :param poll_interval: seconds between polls once the first poll has been made.
-    :param deadline: epoch seconds after which a ``timeout`` event is fired; ``None`` = never.
+    :param deadline: epoch seconds (``started`` + the operator's ``timeout`` in seconds) after
+        which a ``timeout`` event is fired; ``None`` = never. No poll is waited for past it,
+        even when the shared batch's answer trickles in or stalls.
     :param first_poll_delay: seconds after ``started`` before the first poll (renders take a
         while; asking at once only costs a request). Defaults to ``poll_interval``.
     :param started: epoch seconds when the job was submitted, for elapsed-time reporting.
@@ -98,7 +101,9 @@ class RunwareTaskTrigger(BaseTrigger):
                     yield TriggerEvent(event)
                     return
                 try:
-                    state = await poller.get_state(self.task_uuid, max_delay=self.poll_interval / 20)
+                    state = await self._poll(poller, watch)
+                except _PollOutlivedDeadline:
+                    continue  # the deadline check above ends the wait
                 except RunwareError as exc:
                     event = watch.on_failure(exc)
                     if event is None:
@@ -130,3 +135,23 @@ class RunwareTaskTrigger(BaseTrigger):
             raise
         finally:
             await release_poller(self.runware_conn_id, poller)
+
+    async def _poll(self, poller: BatchPoller, watch: JobWatch) -> TaskState:
+        """One poll through the shared batch, waited for no longer than this trigger's deadline.
+
+        The batch's request is shared: if it trickles or stalls, other triggers may wait for
+        it, but this one stops waiting when its own deadline comes (the request itself is
+        bounded by the hook's total timeout per attempt).
+        """
+        poll = poller.get_state(self.task_uuid, max_delay=self.poll_interval / 20)
+        left = watch.seconds_left()
+        if left is None:
+            return await poll
+        try:
+            return await asyncio.wait_for(poll, timeout=max(0.0, left))
+        except asyncio.TimeoutError:
+            raise _PollOutlivedDeadline from None
+
+
+class _PollOutlivedDeadline(Exception):
+    """A poll was still unanswered when the trigger's deadline came."""
