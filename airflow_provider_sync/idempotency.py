@@ -7,7 +7,9 @@ instance (dag id, run id, task id, map index), a fingerprint of the request, and
 * unknown, or an answer we cannot read -> submit under this UUID (Runware's
   ``conflictTaskUUID`` answer means an earlier attempt did submit it after all: re-attach);
 * processing or success -> re-attach to that job, submit nothing;
-* ended in error -> try the next generation.
+* ended in error -> try the next generation; except a job that was cancelled
+  (``taskCancelled``) or rendered but not delivered (``uploadFailed``): those are re-attached
+  to and reported, never replaced by a new paid render on their own.
 
 A retry, a worker killed right after submitting, a lost HTTP answer or a cleared task thus
 finds the job already paid for. Changing the request (another audio file, another model)
@@ -30,6 +32,8 @@ from airflow_provider_sync.exceptions import (
     RunwareAuthError,
     RunwareError,
     RunwareInsufficientCreditsError,
+    RunwareJobCancelledError,
+    RunwareUploadFailedError,
 )
 from airflow_provider_sync.protocol import TaskState
 
@@ -98,15 +102,23 @@ def _stable(value: Any) -> Any:
     return value
 
 
+#: Task fields that say how the result is delivered, not what is rendered: they never change
+#: a job's identity. ``webhookURL`` may carry a token that changes on every try (Runware's
+#: webhook docs suggest authenticating by the URL's query), and ``uploadEndpoint`` is a
+#: presigned URL signed afresh each time; either would otherwise start a second paid render.
+DELIVERY_FIELDS = frozenset({"taskUUID", "webhookURL", "uploadEndpoint"})
+
+
 def request_fingerprint(task: dict[str, Any], media_versions: Sequence[str] = ()) -> str:
-    """A short, stable digest of what a task asks for, ignoring its ``taskUUID``.
+    """A short, stable digest of what a task asks for, ignoring its ``taskUUID`` and how the
+    result is delivered (:data:`DELIVERY_FIELDS`).
 
     URL inputs count without their presigning parameters (:func:`stable_url`), so a retry that
     renders a freshly signed URL for the same object finds the same job. ``media_versions``
     identify the content of local files to upload (their path alone is in ``task``): a file
     rewritten with identical bytes keeps the fingerprint, and one with new content changes it.
     """
-    body: dict[str, Any] = {k: _stable(v) for k, v in task.items() if k != "taskUUID"}
+    body: dict[str, Any] = {k: _stable(v) for k, v in task.items() if k not in DELIVERY_FIELDS}
     if media_versions:
         body["_media"] = list(media_versions)
     canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
@@ -208,12 +220,82 @@ def _probe(hook: RunwareHook, task_uuid: str, logger: Any) -> TaskState | None:
         return None
 
 
+def _keep_finished(
+    state: TaskState, generation: int, logger: Any, rerender_undelivered: bool = False
+) -> Attachment | None:
+    """The attachment to a failed job that must not lead to a new paid render, or ``None``.
+
+    * ``taskCancelled``: someone stopped the job; rendering again is not ours to decide.
+      The caller fails with an error naming the job and ``force_new_job``.
+    * ``uploadFailed``: the job rendered (and was billed); only Runware's PUT to the
+      ``uploadEndpoint`` failed. The caller takes the video from the error's ``video_url``
+      when there is one, and otherwise fails naming the job -- unless
+      ``rerender_undelivered`` (the user now asks for delivery through the worker): a job
+      with no ``videoURL`` then gives way to the next generation.
+    """
+    error = state.error
+    if isinstance(error, RunwareJobCancelledError):
+        logger.warning(
+            "Job %s for this task was cancelled at Runware; not starting a new render", state.task_uuid
+        )
+        message = (
+            f"Runware job {state.task_uuid} was cancelled ({error.code}: {error.message}). No new paid "
+            "render is started by itself: set force_new_job=True and clear the task to render again."
+        )
+        return Attachment(state.task_uuid, generation, False, _with_error(state, type(error), message))
+    if isinstance(error, RunwareUploadFailedError):
+        if rerender_undelivered and not error.video_url:
+            logger.warning(
+                "Job %s rendered but was never delivered and Runware gave no videoURL; "
+                "rendering again to deliver through the worker",
+                state.task_uuid,
+            )
+            return None
+        logger.warning(
+            "Job %s for this task rendered but its delivery to uploadEndpoint failed; re-attaching "
+            "to it (its videoURL: %s)",
+            state.task_uuid,
+            "given" if error.video_url else "none",
+        )
+        where = (
+            "Runware's answer gives the video's videoURL"
+            if error.video_url
+            else (
+                'Runware gave no videoURL: output_transfer="download" renders it again, delivered '
+                "through the worker (so does force_new_job=True)"
+            )
+        )
+        message = (
+            f"Runware rendered job {state.task_uuid} (billed) but could not upload it to the "
+            f"uploadEndpoint ({error.code}: {error.message}). {where}."
+        )
+        return Attachment(state.task_uuid, generation, False, _with_error(state, type(error), message))
+    return None
+
+
+def _with_error(state: TaskState, cls: type[RunwareError], message: str) -> TaskState:
+    error = state.error
+    assert error is not None
+    kwargs: dict[str, Any] = {
+        "code": error.code,
+        "parameter": error.parameter,
+        "task_uuid": error.task_uuid or state.task_uuid,
+        "task_type": error.task_type,
+        "status_code": error.status_code,
+    }
+    if isinstance(error, RunwareUploadFailedError):
+        kwargs.update(video_url=error.video_url, video_uuid=error.video_uuid)
+    return TaskState(state.task_uuid, "error", result=state.result, error=cls(message, **kwargs))
+
+
 def submit_or_attach(
     hook: RunwareHook,
     task: dict[str, Any],
     key: JobKey,
     logger: Any = log,
     prepare: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+    *,
+    rerender_undelivered: bool = False,
 ) -> Attachment:
     """Submit ``task`` under its deterministic UUID, unless that job exists already.
 
@@ -221,6 +303,15 @@ def submit_or_attach(
     local media first), so re-attaching costs no upload. It is given the task with the
     ``taskUUID`` it will be submitted under (so it can name outputs after the job).
 
+    A job that ended in error is followed by the next generation, except a cancelled job or
+    one whose delivery to ``uploadEndpoint`` failed: for those the attachment comes back
+    finished, its ``state.error`` a :class:`~airflow_provider_sync.exceptions.RunwareJobCancelledError`
+    (naming the job and ``force_new_job``) or a
+    :class:`~airflow_provider_sync.exceptions.RunwareUploadFailedError` (with the paid video's
+    ``video_url`` when Runware gave one).
+
+    :param rerender_undelivered: let an undelivered job without a ``videoURL`` give way to
+        the next generation (the operator passes ``True`` when ``output_transfer="download"``).
     :raises RunwareError: when Runware refuses the submission (other than as a duplicate).
     :raises AirflowFailException: after :data:`MAX_GENERATIONS` failed jobs.
     """
@@ -228,6 +319,8 @@ def submit_or_attach(
         task_uuid = key.task_uuid(generation)
         state = _probe(hook, task_uuid, logger)
         if state is not None and state.status == "error":
+            if (kept := _keep_finished(state, generation, logger, rerender_undelivered)) is not None:
+                return kept
             logger.info(
                 "Earlier job %s for this task ended in error (%s); trying a new job",
                 task_uuid,
@@ -247,6 +340,8 @@ def submit_or_attach(
             # that has since failed must not be re-attached to.
             state = _probe(hook, task_uuid, logger)
             if state is not None and state.status == "error":
+                if (kept := _keep_finished(state, generation, logger, rerender_undelivered)) is not None:
+                    return kept
                 continue
             logger.info(
                 "Runware already has job %s (conflictTaskUUID: an earlier attempt submitted it); "
