@@ -11,13 +11,21 @@ Runware's own sample media) and a resubmission of the same ``taskUUID``. It firs
 the task and its list price, and sends nothing unless ``--yes`` is given as well.
 
 The key is read from the environment, never from the command line (where ``ps`` shows
-it), and never written to a file.
+it), and never written to a file: every form of it (as is, URL- or JSON-escaped, base64,
+inside its ``Bearer`` header) is replaced by ``[REDACTED]`` in what is recorded, in case a
+server echoes the request.
+
+The key only goes to Runware: ``https://api.runware.ai`` (or another ``runware.ai`` host over
+https) as is; any other base URL only after ``--confirm-base-url`` repeats it, and plain
+``http`` only to a loopback address (a local emulator), never across a network.
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
 import datetime
+import ipaddress
 import json
 import os
 import sys
@@ -26,6 +34,7 @@ import uuid
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote, quote_plus, urlsplit
 
 import httpx
 
@@ -38,6 +47,79 @@ SAMPLE_AUDIO = "b4c57832-2075-492b-bf89-9b5e3ac02503"
 #: Runware's list price for lipsync-2, per second of audio.
 PRICE_PER_SECOND_USD = 0.044
 WRONG_KEY = "live-check-deliberately-wrong-key"
+REDACTED = "[REDACTED]"
+#: Hosts that are Runware's own: the key may go there over https without confirmation.
+RUNWARE_HOST_SUFFIX = ".runware.ai"
+
+
+def key_forms(key: str) -> list[str]:
+    """Every spelling of ``key`` an echoing server could send back, longest first."""
+    key = key.strip()
+    if not key:
+        return []
+    raw = key.encode()
+    forms = {
+        key,
+        quote(key, safe=""),
+        quote_plus(key),
+        json.dumps(key)[1:-1],
+        json.dumps(key)[1:-1].replace("/", "\\/"),
+        f"Bearer {key}",
+    }
+    for blob in (raw, f"Bearer {key}".encode()):
+        encoded = base64.b64encode(blob).decode()
+        forms.update({encoded, encoded.rstrip("="), base64.urlsafe_b64encode(blob).decode().rstrip("=")})
+    return sorted((f for f in forms if f), key=len, reverse=True)
+
+
+def redact(value: Any, key: str) -> Any:
+    """``value`` (text, or JSON of any shape) with every form of ``key`` replaced."""
+    forms = key_forms(key)
+    if not forms:
+        return value
+    if isinstance(value, str):
+        for form in forms:
+            value = value.replace(form, REDACTED)
+            if "%" in form:  # URL escapes may come back in either case
+                value = value.replace(form.lower(), REDACTED)
+        return value
+    if isinstance(value, list):
+        return [redact(v, key) for v in value]
+    if isinstance(value, dict):
+        return {redact(k, key): redact(v, key) for k, v in value.items()}
+    return value
+
+
+def check_base_url(base_url: str, confirmed: str | None = None) -> str | None:
+    """Why the key must not be sent to ``base_url``, or ``None`` when it may.
+
+    :param confirmed: the URL the user repeated with ``--confirm-base-url``.
+    """
+    parts = urlsplit(base_url)
+    host = (parts.hostname or "").lower()
+    if parts.scheme not in ("http", "https") or not host:
+        return f"{base_url!r} is not an http(s) URL"
+    if parts.username or parts.password or parts.query or parts.fragment:
+        return "the base URL must not carry user info, a query or a fragment"
+    if parts.scheme == "http" and not _is_loopback(host):
+        return "plain http would send the key unencrypted: use https (http only to a loopback address)"
+    if parts.scheme == "https" and (host == "runware.ai" or host.endswith(RUNWARE_HOST_SUFFIX)):
+        return None
+    if confirmed is None or confirmed.rstrip("/") != base_url.rstrip("/"):
+        return (
+            f"{base_url} is not Runware's API: to send your key there, repeat it with "
+            f"--confirm-base-url {base_url}"
+        )
+    return None
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 def paid_task() -> dict[str, Any]:
@@ -73,8 +155,10 @@ class Recorder:
         }
         started = time.monotonic()
         answer = self.client.post(self.base_url, json=tasks, headers=headers)
+        # A server may echo the request: no form of the key reaches the file.
+        text = redact(redact(answer.text, self.key), key or self.key)
         try:
-            body: Any = answer.json()
+            body: Any = redact(redact(json.loads(text), self.key), key or self.key)
         except ValueError:
             body = None
         record = {
@@ -84,7 +168,7 @@ class Recorder:
             "request": tasks,
             "http_status": answer.status_code,
             "body": body,
-            "raw": None if body is not None else answer.text[:2000],
+            "raw": None if body is not None else text[:2000],
             "seconds": round(time.monotonic() - started, 3),
         }
         self.out.mkdir(parents=True, exist_ok=True)
@@ -140,6 +224,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--base-url", default=DEFAULT_BASE_URL)
+    parser.add_argument(
+        "--confirm-base-url",
+        metavar="URL",
+        help="repeat a --base-url that is not Runware's own to send your key there anyway",
+    )
     parser.add_argument("--out", type=Path, default=Path("runware-answers"))
     parser.add_argument("--key-env", default="RUNWARE_API_KEY", help="environment variable holding the key")
     parser.add_argument("--paid-render", action="store_true", help="also run a one-second paid render")
@@ -148,6 +237,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     key = os.environ.get(args.key_env, "").strip()
     if not key:
         print(f"set ${args.key_env} to your Runware API key", file=sys.stderr)
+        return 2
+    refusal = check_base_url(args.base_url, args.confirm_base_url)
+    if refusal is not None:
+        print(f"Not sending your key: {refusal}", file=sys.stderr)
         return 2
     task = paid_task() if args.paid_render else None
     if task is not None and not args.yes:

@@ -17,6 +17,11 @@ KEY = "live-check-key-6d2a"
 pytestmark = pytest.mark.integration
 
 
+def confirm(emulator: EmulatorServer) -> list[str]:
+    """The emulator is not Runware: the user confirms sending the key to it."""
+    return ["--confirm-base-url", emulator.base_url]
+
+
 @pytest.fixture
 def emulator(tmp_path: Path) -> Any:
     with EmulatorServer(api_keys=[KEY], render_seconds=0.2, output="metadata", media_dir=tmp_path / "m") as s:
@@ -28,7 +33,7 @@ def test_free_checks_write_fixtures_and_create_no_job(
 ) -> None:
     monkeypatch.setenv("RUNWARE_API_KEY", KEY + "\n")
     out = tmp_path / "answers"
-    assert live_check.main(["--base-url", emulator.base_url, "--out", str(out)]) == 0
+    assert live_check.main(["--base-url", emulator.base_url, *confirm(emulator), "--out", str(out)]) == 0
     files = {p.name: json.loads(p.read_text()) for p in out.glob("*.json")}
     assert set(files) == {
         "live-get-response-unknown.json",
@@ -49,7 +54,9 @@ def test_a_paid_render_is_only_printed_without_yes(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     monkeypatch.setenv("RUNWARE_API_KEY", KEY)
-    code = live_check.main(["--base-url", emulator.base_url, "--out", str(tmp_path), "--paid-render"])
+    code = live_check.main(
+        ["--base-url", emulator.base_url, *confirm(emulator), "--out", str(tmp_path), "--paid-render"]
+    )
     printed = capsys.readouterr().out
     assert code == 1
     assert "Nothing was sent" in printed
@@ -66,7 +73,10 @@ def test_a_paid_render_with_yes_records_the_job_and_the_conflict(
     emulator.admin.configure(render_seconds=0)
     out = tmp_path / "paid"
     assert (
-        live_check.main(["--base-url", emulator.base_url, "--out", str(out), "--paid-render", "--yes"]) == 0
+        live_check.main(
+            ["--base-url", emulator.base_url, *confirm(emulator), "--out", str(out), "--paid-render", "--yes"]
+        )
+        == 0
     )
     assert len(emulator.admin.submissions()) == 1
     conflict = json.loads((out / "live-resubmit-same-task-uuid.json").read_text())

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
 import pytest
@@ -57,12 +58,9 @@ def test_airflow_connections_test_uses_test_connection(
     ok = airflow("connections", "test", "runware_cli", env=env)
     assert ok.returncode == 0, ok.stderr
     assert "Connection success!" in ok.stdout
-    probes = [
-        t
-        for t in emulator_server.admin.requests_tasks()
-        if t["taskUUID"] == "00000000-0000-0000-0000-000000000000"
-    ]
-    assert probes == [{"taskType": "getResponse", "taskUUID": "00000000-0000-0000-0000-000000000000"}]
+    probes = [t for t in emulator_server.admin.requests_tasks() if t["taskType"] == "getResponse"]
+    assert len(probes) == 1
+    assert uuid.UUID(probes[0]["taskUUID"]).version == 4  # a random v4 UUID, as Runware requires
     bad = {**good, "password": "sk-WRONG-cli-canary"}
     env["AIRFLOW_CONN_RUNWARE_CLI"] = json.dumps(bad)
     refused = airflow("connections", "test", "runware_cli", env=env)
