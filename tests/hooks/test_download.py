@@ -123,3 +123,20 @@ def test_a_refused_download_saves_nothing_and_only_server_faults_are_retried(
             hook.download(VIDEO_URL, str(target))
     assert route.call_count == calls
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("status", [500, 502, 504])
+def test_a_server_error_on_the_video_download_is_retried_and_the_video_saved(
+    hook: RunwareHook, tmp_path: Path, status: int
+) -> None:
+    target = tmp_path / "video.mp4"
+    with respx.mock:
+        route = respx.get(VIDEO_URL).mock(
+            side_effect=[
+                httpx.Response(status, content=b"<html>oops</html>"),
+                httpx.Response(200, content=b"V" * 1000),
+            ]
+        )
+        assert hook.download(VIDEO_URL, str(target)) == 1000
+    assert route.call_count == 2
+    assert target.read_bytes() == b"V" * 1000
