@@ -57,6 +57,7 @@ def test_our_protocol_code_reads_the_recorded_answer_as_meant(path: Path) -> Non
     if "raises" in expect:
         with pytest.raises(getattr(exceptions, expect["raises"])) as raised:
             read()
+        assert type(raised.value).__name__ == expect["raises"]
         if "code" in expect:
             assert raised.value.code == expect["code"]
         return
@@ -67,6 +68,8 @@ def test_our_protocol_code_reads_the_recorded_answer_as_meant(path: Path) -> Non
     assert outcome.status == expect["state"]
     if "code" in expect:
         assert outcome.error.code == expect["code"]
+    if "class" in expect:
+        assert type(outcome.error).__name__ == expect["class"]
 
 
 # ------------------------------------------------------------------------ the emulator

@@ -202,7 +202,8 @@ def test_permanent_errors_are_raised_at_once_with_runwares_fields(
 
 
 def test_conflict_task_uuid_as_runware_answers_it_is_an_acknowledgement() -> None:
-    # HTTP 400, empty data: the shape runware-typescript's tests record for a reused taskUUID.
+    # HTTP 400, empty data: a third-party app's mocked answer (aflowai/aflow), not a recorded one;
+    # whatever the status, the code decides.
     conflict = {"data": [], "errors": [{"code": "conflictTaskUUID", "message": "used", "taskUUID": UUID}]}
     with respx.mock:
         respx.post(URL).mock(return_value=httpx.Response(400, json=conflict))
