@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from airflow_provider_sync.exceptions import RunwareAuthError, RunwareJobError, RunwareTransientError
+from airflow_provider_sync.exceptions import (
+    RunwareAPIError,
+    RunwareAuthError,
+    RunwareJobError,
+    RunwareTransientError,
+)
 from airflow_provider_sync.job_watch import JobWatch, format_duration
 from airflow_provider_sync.protocol import TaskState
 
@@ -89,3 +94,15 @@ def test_transient_poll_failures_keep_waiting_permanent_ones_end_it() -> None:
 @pytest.mark.parametrize(("seconds", "text"), [(0, "0s"), (59.4, "59s"), (75.2, "1m15s"), (3725, "1h02m05s")])
 def test_format_duration(seconds: float, text: str) -> None:
     assert format_duration(seconds) == text
+
+
+def test_an_unreadable_item_in_a_batch_is_a_failed_poll_not_a_state() -> None:
+    watch = JobWatch("u", started=0.0, deadline=100.0)
+    blip = TaskState("u", "unreadable", error=RunwareTransientError("odd item"))
+    assert watch.on_state(blip, now=1.0) is None
+    assert (watch.transient_failures, watch.polls, watch.last_status) == (1, 0, "submitted")
+    refused = TaskState("u", "unreadable", error=RunwareAPIError("refused alone", code="invalidTaskUUID"))
+    event = watch.on_state(refused, now=2.0)
+    assert event is not None
+    assert event["status"] == "error"
+    assert event["error"]["code"] == "invalidTaskUUID"
