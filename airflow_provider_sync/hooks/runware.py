@@ -23,6 +23,7 @@ from tenacity import (
 
 from airflow_provider_sync import __version__, _compat
 from airflow_provider_sync._compat import BaseHook, Connection
+from airflow_provider_sync.describe import describe_source
 from airflow_provider_sync.exceptions import (
     RunwareAPIError,
     RunwareAuthError,
@@ -30,7 +31,7 @@ from airflow_provider_sync.exceptions import (
     RunwareInsufficientCreditsError,
     RunwareTransientError,
 )
-from airflow_provider_sync.media import CHUNK, LocalMedia, describe_source, save_stream, upload_body
+from airflow_provider_sync.media import CHUNK, LocalMedia, save_stream, upload_body
 from airflow_provider_sync.protocol import (
     RunwareResponse,
     TaskState,
