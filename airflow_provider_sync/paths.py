@@ -185,15 +185,58 @@ def check_target(
                 f"name ending in {suffix or '.mp4/.webm/.mov'} (matching output_format), or into a folder "
                 "given with a trailing '/'"
             )
+        _refuse_dangling_link(target, field)
     location = _check_runtime(target, field, roots, "write") if from_template else target
     if is_folder and from_template and not location.endswith("/"):
         location += "/"
+    if not is_folder:
+        # A symlink named x.mp4 may point at x.py: what is written is judged by where it lands.
+        _check_resolved_suffix(target, location, field, fmt, suffix)
     if not is_folder and not overwrite and _exists(location):
         raise SyncValidationError(
             f"{field}: {target[:300]!r} already exists and is not replaced; set overwrite=True on the "
             "operator to replace it, or choose another name"
         )
     return location
+
+
+def _local_path(location: str) -> Path | None:
+    """The local file ``location`` names, or ``None`` for an object-storage URL."""
+    if _is_url(location) and not location.startswith(_LOCAL_SCHEMES):
+        return None
+    raw = _strip_local_scheme(location.strip())
+    return Path(raw) if os.path.isabs(raw) else None
+
+
+def _refuse_dangling_link(target: str, field: str) -> None:
+    """Refuse an output whose last part is a symlink to nothing.
+
+    Such a name passes every existence check (nothing is there yet), yet writing through it
+    creates whatever file the link names, wherever that is: resolving it first would judge the
+    link's destination, not the name the DAG gave. Nothing good is meant by one: refuse it.
+    """
+    path = _local_path(target)
+    if path is not None and path.is_symlink() and not path.exists():
+        raise SyncValidationError(
+            f"{field}: {target[:300]!r} is a symbolic link to a file that does not exist; the "
+            "video is not written through it. Remove the link or choose another name"
+        )
+
+
+def _check_resolved_suffix(target: str, location: str, field: str, fmt: str, suffix: str | None) -> None:
+    path = _local_path(location)
+    if path is None:
+        return
+    try:
+        name = path.resolve().name
+    except (OSError, RuntimeError):  # a symlink loop (RuntimeError before Python 3.13)
+        raise SyncValidationError(f"{field}: {target[:300]!r} is a symbolic link loop") from None
+    if suffix is None or not name.lower().endswith(suffix) or name.lower() == suffix:
+        raise SyncValidationError(
+            f"{field}: {target[:300]!r} resolves (through a symbolic link) to {name[:200]!r}, which is not "
+            f"a {fmt} video file name; the output is only saved under a name ending in "
+            f"{suffix or '.mp4/.webm/.mov'}"
+        )
 
 
 def _check_runtime(value: str, field: str, roots: MediaRoots, verb: str) -> str:

@@ -123,6 +123,57 @@ def test_a_symlink_inside_a_root_is_followed_before_the_check(
     refused(templated({"audio": str(allowed / "link" / secret.name)}), runware, "audio[0].source")
 
 
+def test_a_dangling_symlink_as_the_output_name_is_refused(
+    runware: UploadingRunware, allowed: Path, tmp_path: Path
+) -> None:
+    # The link is named like a video; it points at a file that does not exist yet, inside the
+    # root (so the roots alone do not catch it) and named like code.
+    link = allowed / "take.mp4"
+    link.symlink_to(allowed / "plugin.py")
+    refused(templated({"output_path": str(link)}), runware, "symbolic link", "does not exist")
+    outside = allowed / "far.mp4"
+    outside.symlink_to(tmp_path / "elsewhere" / "far.mp4")
+    refused(templated({"output_path": str(outside)}), runware, "symbolic link")
+    for literal in (str(link), f"file://{link}"):
+        for overwrite in (False, True):
+            with pytest.raises(SyncValidationError, match="does not exist"):
+                check_target(
+                    literal,
+                    "output_path",
+                    MediaRoots(),
+                    from_template=False,
+                    output_format="MP4",
+                    overwrite=overwrite,
+                )
+    assert not (allowed / "plugin.py").exists()
+    assert not (tmp_path / "elsewhere").exists()
+    assert link.is_symlink()  # left as they were
+    assert outside.is_symlink()
+
+
+def test_the_output_suffix_is_checked_on_the_resolved_name(runware: UploadingRunware, allowed: Path) -> None:
+    script = media_file(allowed, "job.py", b"print('hi')\n")
+    link = allowed / "take.mp4"
+    link.symlink_to(script)
+    refused(templated({"output_path": str(link)}, overwrite=True), runware, "resolves", "'job.py'")
+    with pytest.raises(SyncValidationError, match=r"'job\.py'"):
+        check_target(
+            str(link), "output_path", MediaRoots(), from_template=False, output_format="MP4", overwrite=True
+        )
+    assert script.read_bytes() == b"print('hi')\n"
+    # A link to a video file is judged by the video's name: allowed, and replaced with overwrite.
+    video = media_file(allowed, "old.mp4", b"old render")
+    (allowed / "latest.mp4").symlink_to(video)
+    assert check_target(
+        str(allowed / "latest.mp4"),
+        "output_path",
+        MediaRoots(),
+        from_template=False,
+        output_format="MP4",
+        overwrite=True,
+    ) == str(allowed / "latest.mp4")
+
+
 def test_an_existing_output_is_never_replaced_unless_overwrite(
     runware: UploadingRunware, allowed: Path
 ) -> None:
