@@ -33,6 +33,7 @@ from airflow_provider_sync.object_storage import (
     presign,
 )
 from airflow_provider_sync.paths import MediaRoots, TemplatedPaths, check_target
+from airflow_provider_sync.url_checks import api_is_loopback, url_problem
 
 if TYPE_CHECKING:
     from airflow_provider_sync.hooks.runware import RunwareHook
@@ -166,6 +167,12 @@ class MediaPlan:
             put_url = presign(target, "PUT", int(timeout) + OUTPUT_URL_MARGIN)
             if put_url is None:
                 raise SyncValidationError(f"output_path: cannot presign {describe_source(target)!r}")
+            problem = url_problem(put_url, api_on_loopback=api_is_loopback(hook.base_url))
+            if problem is not None:
+                raise SyncValidationError(
+                    f"output_path: the presigned uploadEndpoint for {describe_source(target)!r} "
+                    f"{problem}, so Runware could not deliver there; use output_transfer='download'"
+                )
             task = {**task, "uploadEndpoint": put_url}
             self.logger.info(
                 "Output: Runware PUTs the video straight to %s (presigned URL %s); the worker "

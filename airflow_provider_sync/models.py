@@ -28,6 +28,7 @@ from pydantic import (
 )
 
 from airflow_provider_sync.exceptions import SyncValidationError
+from airflow_provider_sync.url_checks import MAX_CALLBACK_URL_CHARS, check_callback_url  # noqa: F401
 
 SyncMode = Literal["bounce", "loop", "cut_off", "silence", "remap"]
 EditRegion = Literal["lips", "face", "head"]
@@ -690,38 +691,6 @@ def parse_seconds(value: Any, name: str, maximum: float = MAX_SECONDS) -> float:
     if seconds > maximum:
         raise SyncValidationError(f"{name}: {short_repr(value)} exceeds the maximum of {maximum:g} seconds")
     return seconds
-
-
-#: Characters of a ``webhookURL`` or ``uploadEndpoint`` (presigned URLs run to about 1,500).
-MAX_CALLBACK_URL_CHARS = 8_192
-
-
-def check_callback_url(value: str) -> str:
-    """Check a URL Runware will call back (``webhookURL``) or PUT to (``uploadEndpoint``).
-
-    :raises ValueError: unless it is an https URL with a host, or http on a loopback host.
-    """
-    import ipaddress
-    from urllib.parse import urlsplit
-
-    text = value.strip()
-    if len(text) > MAX_CALLBACK_URL_CHARS or not text.isprintable() or " " in text:
-        raise ValueError("must be a URL of at most 8192 printable characters without spaces")
-    try:
-        parts = urlsplit(text)
-        host = parts.hostname
-    except ValueError:
-        raise ValueError("is not a valid URL") from None
-    if parts.scheme == "https" and host:
-        return text
-    if parts.scheme == "http" and host:
-        try:
-            loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
-        except ValueError:
-            loopback = False
-        if loopback:
-            return text
-    raise ValueError("must be an https URL; plain http is accepted only on 127.0.0.1, ::1 or localhost")
 
 
 def normalise_output_format(value: Any, name: str = "output_format") -> str | None:

@@ -57,6 +57,8 @@ MAX_ANSWER_BYTES = 16 * 2**20
 #: An upload's whole exchange may take the connection's timeout plus one second per this
 #: many bytes of body (base64 included): slow links still finish, a stalled one does not hang.
 UPLOAD_MIN_BYTES_PER_SECOND = 256 * 1024
+#: Redirects a video download follows (each hop checked before it is requested).
+MAX_REDIRECTS = 10
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -431,34 +433,57 @@ class RunwareHook(BaseHook):
 
         return self._retrying(ends)(attempt)
 
-    def download(self, url: str, target: str) -> int:
+    def download(self, url: str, target: str, *, task_uuid: str | None = None) -> int:
         """Stream the file at ``url`` to ``target`` (path or object-storage URL); return bytes written.
 
         Uses a client without the API key: result URLs point at Runware's CDN (or anywhere),
-        and the key must not travel there.
+        and the key must not travel there. Redirects are followed here, one hop at a time, and
+        every hop is checked first (:func:`~airflow_provider_sync.url_checks.check_fetch_url`:
+        https only, plain http and loopback only with a connection on loopback, never a
+        private or link-local address), so an answer cannot steer the worker anywhere else.
 
-        :raises RunwareAPIError: the URL answered HTTP 4xx.
+        :param task_uuid: the job whose video this is, for error messages.
+        :raises RunwareAPIError: the URL (or a redirect) answered HTTP 4xx, was not allowed
+            (code ``unsafeVideoURL``), or redirected more than :data:`MAX_REDIRECTS` times.
+            Nothing is written then.
         :raises RunwareTransientError: every attempt met a network fault, 429 or 5xx.
         """
+        from airflow_provider_sync.url_checks import check_fetch_url
+
+        base_url = self.settings.base_url
         if self._download_client is None:
+            # follow_redirects=False: each hop is checked below before it is requested.
             self._download_client = httpx.Client(
-                timeout=self.settings.httpx_timeout(upload=True), follow_redirects=True, limits=_limits()
+                timeout=self.settings.httpx_timeout(upload=True), follow_redirects=False, limits=_limits()
             )
         client = self._download_client
-        shown = describe_source(url)  # result URLs may be signed: never their query in a message
 
         def attempt() -> int:
-            try:
-                with client.stream("GET", url) as resp:
-                    if resp.status_code == 429 or resp.status_code >= 500:
-                        raise RunwareTransientError(f"HTTP {resp.status_code} downloading {shown}")
-                    if resp.status_code >= 400:
-                        raise RunwareAPIError(
-                            f"HTTP {resp.status_code} downloading {shown}", status_code=resp.status_code
-                        )
-                    return save_stream(resp.iter_bytes(CHUNK), target)
-            except httpx.TransportError as exc:
-                raise _transport_error(exc) from None
+            current = url
+            for _ in range(MAX_REDIRECTS + 1):
+                check_fetch_url(current, base_url, task_uuid)
+                shown = describe_source(current)  # result URLs may be signed: never their query
+                try:
+                    with client.stream("GET", current) as resp:
+                        if resp.is_redirect and resp.headers.get("location"):
+                            current = str(resp.url.join(resp.headers["location"]))
+                            continue
+                        if resp.status_code == 429 or resp.status_code >= 500:
+                            raise RunwareTransientError(f"HTTP {resp.status_code} downloading {shown}")
+                        if resp.status_code >= 400 or resp.is_redirect:
+                            raise RunwareAPIError(
+                                f"HTTP {resp.status_code} downloading {shown}",
+                                status_code=resp.status_code,
+                                task_uuid=task_uuid,
+                            )
+                        return save_stream(resp.iter_bytes(CHUNK), target)
+                except httpx.TransportError as exc:
+                    raise _transport_error(exc) from None
+            raise RunwareAPIError(
+                f"downloading {describe_source(url)} redirected more than {MAX_REDIRECTS} times",
+                code="tooManyRedirects",
+                task_uuid=task_uuid,
+            )
 
         return self._retrying()(attempt)
 

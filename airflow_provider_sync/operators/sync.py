@@ -43,7 +43,7 @@ from airflow_provider_sync.operators.parse_time import (
 from airflow_provider_sync.paths import MediaRoots
 from airflow_provider_sync.payloads import JobEvent, SyncResult, error_class
 from airflow_provider_sync.pricing import parse_max_cost
-from airflow_provider_sync.url_checks import check_result_url
+from airflow_provider_sync.url_checks import check_callback_target, check_result_url
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -296,6 +296,10 @@ class SyncBaseOperator(BaseOperator):
         # Everything is checked before the first request, uploads included: values from
         # templates fail here as literal ones failed when the DAG was parsed.
         request = self.build_request()
+        for param, wire in (("webhook_url", "webhookURL"), ("upload_endpoint", "uploadEndpoint")):
+            if request.get(wire):
+                # Against the connection: Runware calls it with this deployment's key.
+                check_callback_target(str(request[wire]), param, self.hook.base_url)
         poll_interval = _seconds(self.poll_interval, "poll_interval")
         timeout = _seconds(self.timeout, "timeout")
         expected = (
