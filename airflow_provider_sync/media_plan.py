@@ -140,6 +140,8 @@ class MediaPlan:
     media_versions: list[str] = field(default_factory=list)
     #: Where the plan's log lines go: the task's logger, so they show in the task log.
     logger: Any = log
+    #: The ETag of the object Runware replaces (``overwrite=True``), if there was one.
+    prior_etag: str | None = None
 
     def delivered_to(self, task_uuid: str) -> str | None:
         """The object Runware PUTs the video of job ``task_uuid`` to, when it does."""
@@ -226,22 +228,52 @@ def plan_media(
     """
     output_format = str(request.get("outputFormat") or "MP4")
     output: OutputPlace | None = None
+    direct = False
+    prior_etag: str | None = None
     if has_output_path(output_path):
         path = str(output_path).strip()
-        location = check_output(path, roots, origins.output_path, output_format, overwrite, None)
+        # Where, and under which name: checked now. Whether the object exists already is
+        # checked now only for a video the worker downloads; one Runware PUTs is checked just
+        # before submitting (prepare), so that a retry re-attaching to a job that delivered
+        # already finds its object instead of refusing it as "already exists".
+        location = check_output(path, roots, origins.output_path, output_format, True, None)
+        direct = _direct_output(location, request, output_transfer)
+        if not direct and not overwrite:
+            check_output(path, roots, origins.output_path, output_format, False, None)
         output = OutputPlace(path, location, origins.output_path, overwrite)
+        if direct and overwrite and not location.endswith("/"):
+            prior_etag = _etag(location)
     uploads = find_local_media(request, roots, origins)  # also hashes the files
     return MediaPlan(
         uploads=uploads,
         presigned=_presigned_inputs(uploads, input_transfer),
         output=output,
-        direct_output=output is not None and _direct_output(output.location, request, output_transfer),
+        direct_output=direct,
         output_format=output_format,
         roots=roots,
         input_transfer=input_transfer,
         media_versions=[m.version for m in uploads],
         logger=logger,
+        prior_etag=prior_etag,
     )
+
+
+def _etag(location: str) -> str | None:
+    """The ETag of the object at ``location`` now, or ``None`` when there is none.
+
+    An object that ``overwrite=True`` lets the job replace must not be taken for the job's
+    delivery: it is told apart by its ETag.
+    """
+    import httpx
+
+    url = presign(location, "HEAD", 300)
+    if url is None:
+        return None
+    try:
+        resp = httpx.head(url, timeout=10.0)
+    except httpx.HTTPError:
+        return None
+    return resp.headers.get("etag") if resp.status_code == 200 else None
 
 
 def _presigned_inputs(uploads: list[LocalMedia], mode: str) -> set[str]:

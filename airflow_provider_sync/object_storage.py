@@ -31,6 +31,9 @@ OUTPUT_TRANSFERS: tuple[str, ...] = ("auto", "presign", "download")
 PRESIGNABLE_SCHEMES: frozenset[str] = frozenset({"s3", "s3a"})
 #: Lifetime of a presigned GET: long enough for Runware to start the job and fetch it.
 INPUT_URL_SECONDS = 3600
+#: The S3 operation each presigned HTTP method performs (SigV4 signs the method too: a URL
+#: signed for HEAD cannot read the object).
+_CLIENT_METHODS = {"GET": "get_object", "PUT": "put_object", "HEAD": "head_object"}
 #: SigV4 URLs live at most seven days.
 MAX_URL_SECONDS = 7 * 24 * 3600
 
@@ -81,8 +84,9 @@ def can_presign(url: str) -> bool:
     return True
 
 
-def presign(url: str, method: Literal["GET", "PUT"], expires_in: int) -> str | None:
-    """A URL that lets its holder ``GET`` (read) or ``PUT`` (write) the object at ``url``.
+def presign(url: str, method: Literal["GET", "PUT", "HEAD"], expires_in: int) -> str | None:
+    """A URL that lets its holder ``GET`` (read), ``PUT`` (write) or ``HEAD`` (see whether it
+    exists, and its size) the object at ``url``.
 
     No network call: the signature is computed locally from the connection's credentials.
     Nothing about the content type is signed, so the uploader may send any ``Content-Type``.
@@ -101,7 +105,7 @@ def presign(url: str, method: Literal["GET", "PUT"], expires_in: int) -> str | N
     # SigV4 always: its URLs expire within seven days (SigV2 ones may live for years).
     hook = S3Hook(aws_conn_id=ref.conn_id, config={"signature_version": "s3v4"})
     signed = hook.generate_presigned_url(
-        client_method="get_object" if method == "GET" else "put_object",
+        client_method=_CLIENT_METHODS[method],
         params={"Bucket": ref.bucket, "Key": ref.key},
         expires_in=max(1, min(int(expires_in), MAX_URL_SECONDS)),
         http_method=method,

@@ -96,6 +96,38 @@ def _opt_text(value: Any) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
+class ResumeInfo(TypedDict):
+    """What the task needs to finish after its trigger fired, echoed in every event.
+
+    Carried by the trigger, not by ``defer()``'s ``kwargs``: ``dag.test()`` (and so the
+    testing kit's ``run_dag``) resumes a task with the event alone.
+    """
+
+    #: The model's AIR id the job was submitted with.
+    model: str
+    #: The output format sent (``MP4`` when Runware's default): names and checks the file.
+    output_format: str
+    #: The object Runware was asked to PUT the video to (a presigned ``uploadEndpoint``).
+    delivered_to: NotRequired[str | None]
+    #: The ETag the object at ``delivered_to`` had before the job (``overwrite=True``): an
+    #: object still carrying it is not the delivery.
+    prior_etag: NotRequired[str | None]
+    #: What set the trigger's deadline: ``timeout`` or ``execution_timeout``.
+    deadline_from: NotRequired[str]
+
+
+class DeliveryCheck(TypedDict):
+    """Whether Runware's PUT to a presigned ``uploadEndpoint`` has landed.
+
+    ``delivered``: the object is there (``bytes`` is its size); ``missing``: it did not
+    appear within ``waited`` seconds after the job's success.
+    """
+
+    status: Literal["delivered", "missing"]
+    bytes: int | None
+    waited: float
+
+
 class SuccessEvent(TypedDict):
     """The job rendered; ``result`` is Runware's success item, every field kept."""
 
@@ -104,6 +136,9 @@ class SuccessEvent(TypedDict):
     elapsed: float
     polls: int
     result: dict[str, Any]
+    resume: NotRequired[ResumeInfo]
+    #: Set by the trigger when it waited for the delivery itself.
+    delivery: NotRequired[DeliveryCheck]
 
 
 class ErrorEvent(TypedDict):
@@ -114,6 +149,7 @@ class ErrorEvent(TypedDict):
     elapsed: float
     polls: NotRequired[int]
     error: ErrorDetails
+    resume: NotRequired[ResumeInfo]
 
 
 class TimeoutEvent(TypedDict):
@@ -124,6 +160,7 @@ class TimeoutEvent(TypedDict):
     elapsed: float
     polls: int
     message: str
+    resume: NotRequired[ResumeInfo]
 
 
 #: What :class:`~airflow_provider_sync.triggers.runware.RunwareTaskTrigger` fires, and what

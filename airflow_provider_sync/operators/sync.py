@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -14,7 +14,6 @@ from airflow_provider_sync._compat import conf
 from airflow_provider_sync.describe import describe_request, describe_source
 from airflow_provider_sync.exceptions import (
     RunwareError,
-    RunwareJobError,
     RunwareTimeoutError,
     SyncValidationError,
 )
@@ -25,7 +24,7 @@ from airflow_provider_sync.job_watch import (
     format_duration,
 )
 from airflow_provider_sync.links import VIDEO_URL_XCOM_KEY, SyncOutputVideoLink
-from airflow_provider_sync.media_plan import check_output, check_transfers, has_output_path
+from airflow_provider_sync.media_plan import check_transfers
 from airflow_provider_sync.models import (
     build_video_inference,
     normalise_output_format,
@@ -41,15 +40,16 @@ from airflow_provider_sync.operators.parse_time import (
     stand_ins,
 )
 from airflow_provider_sync.paths import MediaRoots
-from airflow_provider_sync.payloads import JobEvent, SyncResult, error_class
+from airflow_provider_sync.payloads import JobEvent, ResumeInfo, SyncResult, error_class
 from airflow_provider_sync.pricing import parse_max_cost
-from airflow_provider_sync.url_checks import check_callback_target, check_result_url
+from airflow_provider_sync.url_checks import check_callback_target
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
     from airflow_provider_sync.hooks.runware import RunwareHook
     from airflow_provider_sync.media_plan import MediaPlan
+    from airflow_provider_sync.output_delivery import OutputTarget
 
 #: Parameters that become part of the request (the others steer polling).
 _REQUEST_PARAMS = (
@@ -71,6 +71,28 @@ _REQUEST_PARAMS = (
     "ttl",
     "safety",
 )
+
+
+#: Seconds Airflow's own deferral timeout leaves the trigger beyond its deadline and the
+#: delivery wait, so that the trigger's event (naming the job) normally comes first.
+_DEFERRAL_MARGIN = 30.0
+
+
+def _execution_deadline(execution_timeout: timedelta | None, ti: Any, now: float) -> float | None:
+    """When the task's ``execution_timeout`` ends (epoch seconds), counted from the try's start."""
+    if execution_timeout is None:
+        return None
+    start = getattr(ti, "start_date", None)
+    began = start.timestamp() if isinstance(start, datetime) else now
+    return began + execution_timeout.total_seconds()
+
+
+def _pulled_task_uuid(context: Context) -> str:
+    try:
+        value = context["ti"].xcom_pull(task_ids=context["ti"].task_id, key="task_uuid")
+    except Exception:  # only for a message: never let it hide the real failure
+        value = None
+    return str(value) if value else "(unknown: see the task_uuid XCom)"
 
 
 def _seconds(value: Any, name: str) -> float:
@@ -192,9 +214,7 @@ class SyncBaseOperator(BaseOperator):
         self.ttl = ttl
         self.safety = safety
         self.max_cost = max_cost
-        # Set once the output's place is known: where Runware PUT the video (presigned), and
-        # what lineage reports as the output.
-        self._delivered_to: str | None = None
+        # What lineage reports as the output, once the video has a place.
         self._lineage_output: str | None = None
         partial = mapped_partial_kwargs(self)
         for name in TRUSTED_ONLY:
@@ -346,8 +366,6 @@ class SyncBaseOperator(BaseOperator):
             prepare=lambda task: plan.prepare(task, self.hook, timeout),
         )
         task_uuid = self._task_uuid = attachment.task_uuid
-        # The job (new or re-attached) PUTs its video here: the name follows from its UUID.
-        self._delivered_to = plan.delivered_to(task_uuid)
         ti.xcom_push(key="task_uuid", value=task_uuid)
         self.log.info(
             "Runware task UUID: %s (%s)",
@@ -355,34 +373,72 @@ class SyncBaseOperator(BaseOperator):
             "submitted" if attachment.submitted else "re-attached to an existing job",
         )
         started = time.time()
-        deadline = started + timeout
+        deadline, deadline_from = started + timeout, "timeout"
+        execution_ends = _execution_deadline(self.execution_timeout, ti, started)
+        if execution_ends is not None and execution_ends < deadline:
+            deadline, deadline_from = execution_ends, "execution_timeout"
+        # The job (new or re-attached) PUTs its video here: the name follows from its UUID.
+        # Everything the resumed task needs travels with the trigger's event (see ResumeInfo).
+        resume: ResumeInfo = {
+            "model": request["model"],
+            "output_format": plan.output_format,
+            "delivered_to": plan.delivered_to(task_uuid),
+            "prior_etag": plan.prior_etag,
+            "deadline_from": deadline_from,
+        }
         if attachment.finished and attachment.state is not None:
             from airflow_provider_sync.job_watch import JobWatch
 
             event = JobWatch(task_uuid, deadline=deadline, started=started).on_state(attachment.state)
             assert event is not None
-            return self._finish(event, request["model"], context)
+            return self._finish(event, resume, context)
         first_delay, ramp = first_poll_delay(poll_interval, expected)
         if attachment.submitted is False:
             first_delay, ramp = min(first_delay, poll_interval), False  # it has been running a while
         schedule = PollSchedule(poll_interval, first_delay, started, ramp=ramp)
         if self.deferrable:
-            from airflow_provider_sync.triggers.runware import RunwareTaskTrigger
+            self._defer(task_uuid, resume, poll_interval, deadline, started, first_delay, ramp, timeout)
+        return self._finish(self._poll_in_worker(task_uuid, schedule, deadline), resume, context)
 
-            self.defer(
-                trigger=RunwareTaskTrigger(
-                    task_uuid=task_uuid,
-                    runware_conn_id=self.runware_conn_id,
-                    poll_interval=poll_interval,
-                    deadline=deadline,
-                    started=started,
-                    first_poll_delay=first_delay,
-                    ramp=ramp,
-                ),
-                method_name="execute_complete",
-                kwargs={"model": request["model"], "delivered_to": self._delivered_to},
-            )
-        return self._finish(self._poll_in_worker(task_uuid, schedule, deadline), request["model"], context)
+    def _defer(
+        self,
+        task_uuid: str,
+        resume: ResumeInfo,
+        poll_interval: float,
+        deadline: float,
+        started: float,
+        first_delay: float,
+        ramp: bool,
+        timeout: float,
+    ) -> None:
+        from airflow_provider_sync.output_delivery import DELIVERY_WAIT, check_url
+        from airflow_provider_sync.triggers.runware import RunwareTaskTrigger
+
+        delivered_to = resume.get("delivered_to")
+        wait = DELIVERY_WAIT
+        self.defer(
+            trigger=RunwareTaskTrigger(
+                task_uuid=task_uuid,
+                runware_conn_id=self.runware_conn_id,
+                poll_interval=poll_interval,
+                deadline=deadline,
+                started=started,
+                first_poll_delay=first_delay,
+                ramp=ramp,
+                resume=dict(resume),
+                # The triggerer waits for Runware's PUT itself, with a presigned HEAD that
+                # does not block its loop, so the worker resumes only to record the result.
+                delivery_check_url=check_url(delivered_to, timeout + wait) if delivered_to else None,
+                delivery_prior_etag=resume.get("prior_etag"),
+                delivery_wait=wait,
+            ),
+            method_name="execute_complete",
+            # Airflow ends the deferral by then even if the trigger cannot: the trigger's own
+            # deadline comes first (the earlier of timeout and execution_timeout), so this is
+            # a backstop with room for the delivery wait. Airflow 3 does not apply
+            # execution_timeout to a deferred task by itself.
+            timeout=timedelta(seconds=max(1.0, deadline - time.time()) + wait + _DEFERRAL_MARGIN),
+        )
 
     def _check_cost(self, request: dict[str, Any], plan: MediaPlan) -> None:
         """Log the render's estimated price; refuse to submit when it is above ``max_cost``.
@@ -445,34 +501,74 @@ class SyncBaseOperator(BaseOperator):
     ) -> SyncResult:
         """Resume after the trigger fired: return the result or raise the job's error.
 
-        :param delivered_to: the object Runware was asked to PUT the video to, if any.
+        What the task needs to finish comes with the event (its ``resume``). ``model`` and
+        ``delivered_to`` are read only for events of triggers deferred by older versions,
+        which passed them as ``defer()`` kwargs.
         """
-        self._delivered_to = delivered_to
+        resume = event.get("resume") if isinstance(event, dict) else None
+        if not resume:
+            resume = {
+                "model": model or resolve_model(str(self.model)).air_id,
+                "output_format": self._output_format_fallback(),
+                "delivered_to": delivered_to,
+            }
         try:
-            return self._finish(event, model or resolve_model(str(self.model)).air_id, context)
+            return self._finish(event, resume, context)
         finally:
             self._close_hook()
 
-    def _finish(self, event: JobEvent, model: str, context: Context) -> SyncResult:
+    def resume_execution(self, next_method: str, next_kwargs: dict[str, Any] | None, context: Context) -> Any:
+        """Airflow's resume entry point; a deferral Airflow itself ended names the job.
+
+        When the deferral's ``timeout`` passes (or the trigger crashed), Airflow resumes the
+        task only to fail it, with a message that says nothing about Runware: the job keeps
+        running there and a retry re-attaches to it, so say which one.
+        """
+        if next_method != "__fail__":
+            return super().resume_execution(next_method, next_kwargs, context)
+        try:
+            return super().resume_execution(next_method, next_kwargs, context)
+        except Exception as exc:
+            task_uuid = _pulled_task_uuid(context)
+            reason = str((next_kwargs or {}).get("error") or exc)
+            raise RunwareTimeoutError(
+                f"Airflow ended the wait for Runware task {task_uuid} ({reason}). The job may still "
+                f"complete at Runware: look it up with getResponse for taskUUID {task_uuid}; a retry "
+                "of this task re-attaches to it",
+                task_uuid=task_uuid,
+                code="deferralEnded",
+            ) from exc
+
+    def _output_format_fallback(self) -> str:
+        # As the request sent it: a template's "None" or " webm" is normalised there.
+        return normalise_output_format(self.output_format) or "MP4"
+
+    def _output_target(self, resume: ResumeInfo) -> OutputTarget:
+        from airflow_provider_sync.output_delivery import OutputTarget
+
+        return OutputTarget(
+            path=str(self.output_path) if self.output_path is not None else None,
+            roots=self._media_roots(),
+            from_template=self._path_origins.output_path,
+            overwrite=self.overwrite,
+            output_format=str(resume.get("output_format") or self._output_format_fallback()),
+            delivered_to=resume.get("delivered_to"),
+            prior_etag=resume.get("prior_etag"),
+        )
+
+    def _finish(self, event: JobEvent, resume: ResumeInfo, context: Context) -> SyncResult:
+        from airflow_provider_sync.output_delivery import place_output, read_success
+
         task_uuid = str(event["task_uuid"])
         if event["status"] == "success":
-            raw = dict(event.get("result") or {})
-            if raw.get("videoURL") is not None:
-                check_result_url(str(raw["videoURL"]), task_uuid, lambda: self.hook.base_url)
-            result: SyncResult = {
-                "task_uuid": task_uuid,
-                "model": model,
-                "status": "success",
-                "video_url": raw.get("videoURL"),
-                "video_uuid": raw.get("videoUUID"),
-                "cost": raw.get("cost"),
-                "seed": raw.get("seed"),
-                # As the request sent it: a template's "None" or " webm" was normalised there.
-                "output_format": normalise_output_format(self.output_format) or "MP4",
-                "elapsed": event.get("elapsed"),
-                # Everything Runware said, known fields or not (tolerant on input).
-                "raw": raw,
-            }
+            target = self._output_target(resume)
+            result = read_success(
+                event,
+                model=str(resume.get("model") or resolve_model(str(self.model)).air_id),
+                output_format=target.output_format,
+                base_url=lambda: self.hook.base_url,
+                logger=self.log,
+            )
             cost = f", cost USD {result['cost']}" if result["cost"] is not None else ""
             self.log.info(
                 "Runware task %s succeeded after %s%s: %s",
@@ -481,12 +577,8 @@ class SyncBaseOperator(BaseOperator):
                 cost,
                 describe_source(str(result["video_url"])),
             )
-            context["ti"].xcom_push(key=VIDEO_URL_XCOM_KEY, value=result["video_url"])
-            if has_output_path(self.output_path):
-                if self._delivered_to:
-                    result["output_path"], result["output_bytes"] = self._delivered(result)
-                else:
-                    result["output_path"], result["output_bytes"] = self._save_output(result)
+            context["ti"].xcom_push(key=VIDEO_URL_XCOM_KEY, value=result["video_url"] or "")
+            result = place_output(result, target, self.hook, self.log, event.get("delivery"))
             self._lineage_output = result.get("output_path") or result.get("video_url")
             if self.output_asset is not None:
                 keys = ("task_uuid", "model", "video_url", "output_path", "cost")
@@ -494,7 +586,10 @@ class SyncBaseOperator(BaseOperator):
                 context["outlet_events"][self.output_asset].extra = extra
             return result
         if event["status"] == "timeout":
-            raise RunwareTimeoutError(event["message"], task_uuid=task_uuid, code="timeout")
+            message = event["message"]
+            if resume.get("deadline_from") == "execution_timeout":
+                message += " (the task's execution_timeout came before the operator's timeout)"
+            raise RunwareTimeoutError(message, task_uuid=task_uuid, code="timeout")
         err = event["error"]
         cls = error_class(err.get("error_class"))
         raise cls(
@@ -505,53 +600,6 @@ class SyncBaseOperator(BaseOperator):
             task_type=err.get("task_type"),
             status_code=err.get("status_code"),
         )
-
-    def _save_output(self, result: SyncResult) -> tuple[str, int]:
-        from airflow_provider_sync.media import save_output
-
-        if not result.get("video_url"):
-            raise RunwareJobError(
-                "Runware reported success without a videoURL", task_uuid=result["task_uuid"]
-            )
-        # Checked again: the file may have appeared while the job rendered.
-        target = check_output(
-            str(self.output_path).strip(),
-            self._media_roots(),
-            self._path_origins.output_path,
-            result["output_format"],
-            self.overwrite,
-            result["task_uuid"],
-        )
-        started = time.monotonic()
-        url = str(result["video_url"])
-        size = save_output(lambda path: self.hook.download(url, path), target, overwrite=self.overwrite)
-        self.log.info(
-            "Saved the video to %s (%.1f MiB in %s)",
-            describe_source(target),
-            size / 2**20,
-            format_duration(time.monotonic() - started),
-        )
-        return target, size
-
-    def _delivered(self, result: SyncResult) -> tuple[str, int]:
-        """The object Runware PUT the video to, and its size (read from the store, not downloaded).
-
-        Falls back to downloading from ``videoURL`` if the object is missing (a delivery that
-        did not happen must not lose the render).
-        """
-        from airflow.sdk import ObjectStoragePath
-
-        target = str(self._delivered_to)
-        path = ObjectStoragePath(target)
-        try:
-            size = int(path.stat().st_size)
-        except FileNotFoundError:
-            self.log.warning(
-                "Runware did not deliver to %s; downloading from videoURL instead", describe_source(target)
-            )
-            return self._save_output(result)
-        self.log.info("Runware delivered the video to %s (%.1f MiB)", describe_source(target), size / 2**20)
-        return target, size
 
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
         """OpenLineage datasets of the run: the video and audio read, the video written.

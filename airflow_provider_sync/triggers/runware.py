@@ -5,14 +5,16 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, cast
 
 from airflow_provider_sync._compat import BaseTrigger, TriggerEvent
+from airflow_provider_sync.describe import describe_source
 from airflow_provider_sync.exceptions import RunwareError
 from airflow_provider_sync.hooks.batch_poller import BatchPoller, poller_for, release_poller
 from airflow_provider_sync.hooks.runware import RunwareHook
 from airflow_provider_sync.job_watch import DEFAULT_NOT_FOUND_GRACE, JobWatch, PollSchedule
-from airflow_provider_sync.payloads import JobEvent
+from airflow_provider_sync.output_delivery import DELIVERY_WAIT, await_delivery
+from airflow_provider_sync.payloads import JobEvent, ResumeInfo
 from airflow_provider_sync.protocol import TaskState
 
 
@@ -42,6 +44,15 @@ class RunwareTaskTrigger(BaseTrigger):
     :param not_found_grace: seconds of "task not found" tolerated before failing.
     :param ramp: after the first poll, start polling at a quarter of ``poll_interval`` and
         back off to it (used when the first poll was timed on an expected render time).
+    :param resume: a small JSON-able dict echoed as ``resume`` in the event: what the task
+        needs to finish (``dag.test()`` resumes a task with the event alone, dropping the
+        ``kwargs`` given to ``defer()``).
+    :param delivery_check_url: a presigned ``HEAD`` URL of the object Runware PUTs the video
+        to: after the job's success the trigger waits (without blocking the loop) until the
+        object is there, up to ``delivery_wait`` seconds, and says so in the event's
+        ``delivery``. Never shown with its query (``repr`` and logs).
+    :param delivery_prior_etag: the ETag of an object the delivery replaces (not the delivery).
+    :param delivery_wait: seconds to wait for the delivery after the job's success.
     """
 
     def __init__(
@@ -54,6 +65,10 @@ class RunwareTaskTrigger(BaseTrigger):
         started: float | None = None,
         not_found_grace: float = DEFAULT_NOT_FOUND_GRACE,
         ramp: bool = False,
+        resume: dict[str, Any] | None = None,
+        delivery_check_url: str | None = None,
+        delivery_prior_etag: str | None = None,
+        delivery_wait: float = DELIVERY_WAIT,
     ) -> None:
         super().__init__()
         self.task_uuid = task_uuid
@@ -64,6 +79,17 @@ class RunwareTaskTrigger(BaseTrigger):
         self.started = started if started is not None else time.time()
         self.not_found_grace = float(not_found_grace)
         self.ramp = bool(ramp)
+        self.resume = dict(resume) if resume else None
+        self.delivery_check_url = delivery_check_url
+        self.delivery_prior_etag = delivery_prior_etag
+        self.delivery_wait = float(delivery_wait)
+
+    def __repr__(self) -> str:
+        # BaseTrigger's repr lists every kwarg: the check URL's query is a signature.
+        classpath, kwargs = self.serialize()
+        if kwargs.get("delivery_check_url"):
+            kwargs["delivery_check_url"] = describe_source(str(kwargs["delivery_check_url"]))
+        return self.repr(classpath, kwargs)
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         """Class path and keyword arguments that rebuild this trigger."""
@@ -78,8 +104,37 @@ class RunwareTaskTrigger(BaseTrigger):
                 "started": self.started,
                 "not_found_grace": self.not_found_grace,
                 "ramp": self.ramp,
+                "resume": self.resume,
+                "delivery_check_url": self.delivery_check_url,
+                "delivery_prior_etag": self.delivery_prior_etag,
+                "delivery_wait": self.delivery_wait,
             },
         )
+
+    async def _final(self, event: JobEvent) -> JobEvent:
+        """The event as fired: the resume payload echoed, and the delivery awaited on success."""
+        if self.resume:
+            event["resume"] = cast(ResumeInfo, self.resume)
+        if event["status"] == "success" and self.delivery_check_url:
+            delivery = await await_delivery(
+                self.delivery_check_url, prior_etag=self.delivery_prior_etag, wait=self.delivery_wait
+            )
+            event["delivery"] = delivery
+            if delivery["status"] == "delivered":
+                self.log.info(
+                    "Runware delivered the video of task %s (%d bytes) %.1f s after reporting success",
+                    self.task_uuid,
+                    delivery["bytes"] or 0,
+                    delivery["waited"],
+                )
+            else:
+                self.log.warning(
+                    "Runware reported task %s as succeeded, but its video did not arrive within "
+                    "%.0f s; the task downloads it from videoURL instead",
+                    self.task_uuid,
+                    delivery["waited"],
+                )
+        return event
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         """Poll until the job ends; yield exactly one event."""
@@ -98,7 +153,7 @@ class RunwareTaskTrigger(BaseTrigger):
                 if (event := watch.check_deadline()) is not None:
                     self.log.warning(event["message"])
                     ended = True
-                    yield TriggerEvent(event)
+                    yield TriggerEvent(await self._final(event))
                     return
                 try:
                     state = await self._poll(poller, watch)
@@ -117,7 +172,7 @@ class RunwareTaskTrigger(BaseTrigger):
                     # cancels it once the event is stored) leaves nothing running at Runware.
                     ended = True
                     self.log.info(watch.final_line(event))
-                    yield TriggerEvent(event)
+                    yield TriggerEvent(await self._final(event))
                     return
                 if watch.progress_due():
                     self.log.info(watch.progress_line())

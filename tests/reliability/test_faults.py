@@ -181,7 +181,7 @@ def test_a_trigger_rebuilt_after_a_triggerer_restart_finishes_the_same_job(emu: 
     module, name = classpath.rsplit(".", 1)
     rebuilt = getattr(importlib.import_module(module), name)(**kwargs)
     event = asyncio.run(_first_event(rebuilt))
-    result = op.execute_complete({"ti": ti}, event, **deferred.value.kwargs)
+    result = op.execute_complete({"ti": ti}, event, **(deferred.value.kwargs or {}))
     assert result["task_uuid"] == ti.xcoms["task_uuid"]
     assert result["status"] == "success"
     assert len(emu.admin.submissions()) == 1

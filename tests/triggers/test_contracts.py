@@ -49,9 +49,29 @@ def test_the_trigger_serialises_to_a_stable_classpath_and_kwargs() -> None:
         "started": 1000.0,
         "not_found_grace": 90.0,
         "ramp": True,
+        "resume": None,
+        "delivery_check_url": None,
+        "delivery_prior_etag": None,
+        "delivery_wait": 60.0,
     }
     rebuilt = RunwareTaskTrigger(**kwargs)
     assert rebuilt.serialize() == (classpath, kwargs)
+    # A trigger stored by an earlier version (without the later arguments) still rebuilds.
+    earlier = {k: v for k, v in kwargs.items() if k not in ("resume", "delivery_check_url")}
+    earlier = {k: v for k, v in earlier.items() if not k.startswith("delivery_")}
+    assert RunwareTaskTrigger(**earlier).serialize() == (classpath, kwargs)
+
+
+def test_the_trigger_never_shows_the_delivery_check_s_signature() -> None:
+    signed = "https://bucket.s3.amazonaws.com/out/a.mp4?X-Amz-Signature=abc123&X-Amz-Credential=AKIA"
+    trigger = RunwareTaskTrigger(
+        task_uuid=UUID, resume={"model": "sync:lipsync-2@1"}, delivery_check_url=signed
+    )
+    shown = repr(trigger)
+    assert "https://bucket.s3.amazonaws.com/out/a.mp4" in shown
+    assert "abc123" not in shown
+    assert "AKIA" not in shown
+    assert trigger.serialize()[1]["delivery_check_url"] == signed  # the real one is kept
 
 
 def test_the_error_classes_an_event_may_name_are_pinned() -> None:

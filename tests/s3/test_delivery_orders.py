@@ -1,0 +1,213 @@
+"""A presigned output ends in the bucket once, whichever comes first: Runware's PUT to the
+``uploadEndpoint`` or its report of success (issue 17, point 1).
+
+Run with ``dag.test()`` -- how users test DAGs, and what the testing kit's ``run_dag`` does --
+which resumes a deferred task with the trigger's event alone (``defer()``'s kwargs are
+dropped), so everything the resume needs must travel in the event. The output is an object
+*name* (``s3://aws_default@bucket/out/clip.mp4``), as the scheduled example writes.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from airflow_provider_sync import output_delivery
+from airflow_provider_sync.testing.dags import DagResult, run_dag
+from airflow_provider_sync.testing.emulator import EmulatorServer
+from airflow_provider_sync.testing.sandbox import load_dag
+
+from .conftest import S3Server
+from .test_presigned_media import AUDIO, VIDEO, WorkerBytes, worker_bytes  # noqa: F401
+
+pytestmark = pytest.mark.integration
+
+#: How late the PUT lands after the job reports success (the issue's case).
+LATE = 1.5
+
+
+class Deliveries:
+    """Runware's PUTs to ``uploadEndpoint``, held back: each runs ``delay`` seconds after the
+    job reports success, or when the test releases it (``delay=None``)."""
+
+    def __init__(self, delay: float | None) -> None:
+        self.delay = delay
+        self.release = threading.Event()
+        self.threads: list[threading.Thread] = []
+
+    def hold(self, deliver: Any, *args: Any) -> None:
+        def later() -> None:
+            if self.delay is None:
+                self.release.wait(120)
+            else:
+                time.sleep(self.delay)
+            deliver(*args)
+
+        thread = threading.Thread(target=later, daemon=True)
+        thread.start()
+        self.threads.append(thread)
+
+    def finish(self) -> None:
+        self.release.set()
+        for thread in self.threads:
+            thread.join(30)
+
+
+def _held(monkeypatch: pytest.MonkeyPatch, delay: float | None) -> Iterator[Deliveries]:
+    from airflow_provider_sync.testing.emulator import output
+
+    held = Deliveries(delay)
+    original = output._deliver
+    monkeypatch.setattr(output, "_deliver", lambda *args: held.hold(original, *args))
+    yield held
+    held.finish()
+
+
+@pytest.fixture
+def late_delivery(monkeypatch: pytest.MonkeyPatch) -> Iterator[Deliveries]:
+    """Runware reports success first and PUTs the video ``LATE`` seconds afterwards."""
+    yield from _held(monkeypatch, LATE)
+
+
+@pytest.fixture
+def held_delivery(monkeypatch: pytest.MonkeyPatch) -> Iterator[Deliveries]:
+    """Runware reports success; its PUT waits until the test releases it."""
+    yield from _held(monkeypatch, None)
+
+
+def _task_log(home: Path, dag_id: str) -> str:
+    folder = home / "logs" / f"dag_id={dag_id}"
+    return "".join(p.read_text(errors="replace") for p in sorted(folder.rglob("*.log")))
+
+
+DAG_FILE = """
+from datetime import datetime
+
+from airflow.sdk import DAG
+
+from airflow_provider_sync.operators.sync import SyncLipsyncOperator
+
+with DAG({dag_id!r}, schedule=None, start_date=datetime(2025, 1, 1), catchup=False) as dag:
+    SyncLipsyncOperator(task_id="lipsync", poll_interval=0.2, **{kwargs!r})
+"""
+
+
+@pytest.fixture
+def dags_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A DAGs folder of the test's own (``dag.test()`` runs DAGs its bundle holds)."""
+    from airflow import settings
+
+    folder = tmp_path / "dags"
+    folder.mkdir()
+    # The default bundle reads Airflow's DAGs folder when dag.test() builds it.
+    monkeypatch.setattr(settings, "DAGS_FOLDER", str(folder))
+    return folder
+
+
+def _dag(folder: Path, dag_id: str, **kwargs: Any) -> Any:
+    path = folder / f"{dag_id}.py"
+    path.write_text(DAG_FILE.format(dag_id=dag_id, kwargs=kwargs))
+    return load_dag(path, dag_id)
+
+
+def _inputs(s3: S3Server, bucket: str) -> tuple[str, str]:
+    s3.put(bucket, "in/clip.mp4", VIDEO)
+    s3.put(bucket, "in/voice.wav", AUDIO)
+    return f"s3://{bucket}/in/clip.mp4", f"s3://{bucket}/in/voice.wav"
+
+
+def _wait_for(condition: Any, what: str, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"still waiting for {what} after {timeout} s")
+        time.sleep(0.05)
+
+
+def _run(s3: S3Server, folder: Path, bucket: str, deferrable: bool, **kwargs: Any) -> DagResult:
+    video, audio = _inputs(s3, bucket)
+    dag = _dag(
+        folder,
+        f"delivery_{bucket.replace('-', '_')}",
+        video=video,
+        audio=audio,
+        output_path=f"s3://aws_default@{bucket}/out/clip.mp4",
+        **kwargs,
+    )
+    return run_dag(dag, deferrable=deferrable)
+
+
+@pytest.mark.parametrize("deferrable", [True, False], ids=["deferred", "worker"])
+@pytest.mark.parametrize("order", ["put-then-success", "success-then-put"])
+def test_both_delivery_orders_end_with_one_job_and_the_object_in_the_bucket(
+    s3: S3Server,
+    emulator: EmulatorServer,
+    worker_bytes: WorkerBytes,  # noqa: F811
+    airflow_home: Path,
+    dags_folder: Path,
+    capsys: pytest.CaptureFixture[str],
+    request: pytest.FixtureRequest,
+    figures: list[str],
+    order: str,
+    deferrable: bool,
+) -> None:
+    if order == "success-then-put":
+        request.getfixturevalue("late_delivery")
+    bucket = s3.bucket(f"order-{order[:3]}-{int(deferrable)}")
+    result = _run(s3, dags_folder, bucket, deferrable)
+    log = "".join(capsys.readouterr()) + _task_log(airflow_home, result.dag_id)
+    assert result.state == "success", (result.tasks, log[-3000:])
+    out = result.xcom["lipsync"]
+    assert len(emulator.admin.submissions()) == 1
+    assert s3.keys(bucket, "out/") == ["out/clip.mp4"]
+    delivered = s3.get(bucket, "out/clip.mp4")
+    assert out["output_path"] == f"s3://aws_default@{bucket}/out/clip.mp4"
+    assert out["output_bytes"] == len(delivered) > 0
+    assert emulator.admin.stats()["deliveries"] == 1
+    assert "already exists" not in log
+    # Runware moved the video; the worker read no input and downloaded nothing.
+    assert worker_bytes.total == 0, worker_bytes
+    figures.append(
+        f"delivery order {order} ({'deferred' if deferrable else 'worker'}, dag.test): 1 job, "
+        f"object {len(delivered)} bytes, worker moved {worker_bytes.total} bytes"
+    )
+
+
+@pytest.mark.parametrize("deferrable", [True, False], ids=["deferred", "worker"])
+def test_a_delivery_that_does_not_come_in_time_is_downloaded_and_a_later_put_does_not_conflict(
+    s3: S3Server,
+    emulator: EmulatorServer,
+    worker_bytes: WorkerBytes,  # noqa: F811
+    airflow_home: Path,
+    dags_folder: Path,
+    held_delivery: Deliveries,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    deferrable: bool,
+) -> None:
+    # The wait is bounded (here shortened): the delivery does not come, so the worker
+    # downloads the video and writes the object itself.
+    monkeypatch.setattr(output_delivery, "DELIVERY_WAIT", 0.3)
+    bucket = s3.bucket(f"fallback-{int(deferrable)}")
+    result = _run(s3, dags_folder, bucket, deferrable)
+    log = "".join(capsys.readouterr()) + _task_log(airflow_home, result.dag_id)
+    assert result.state == "success", (result.tasks, log[-3000:])
+    out = result.xcom["lipsync"]
+    assert "did not arrive" in log
+    assert "already exists" not in log
+    written = s3.get(bucket, "out/clip.mp4")
+    assert worker_bytes.downloaded == out["output_bytes"] == len(written) > 0
+    assert emulator.admin.stats().get("deliveries", 0) == 0
+    # Then Runware's PUT lands: the same job's video over the same object, no error anywhere.
+    held_delivery.finish()
+    _wait_for(lambda: emulator.admin.stats().get("deliveries", 0) == 1, "the late PUT")
+    # (In metadata mode the emulator's file and its videoURL describe the job in the same
+    # JSON, formatted differently.)
+    assert json.loads(s3.get(bucket, "out/clip.mp4")) == json.loads(written)
+    assert len(emulator.admin.submissions()) == 1
