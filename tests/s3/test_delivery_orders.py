@@ -10,9 +10,7 @@ dropped), so everything the resume needs must travel in the event. The output is
 from __future__ import annotations
 
 import json
-import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -30,55 +28,6 @@ pytestmark = pytest.mark.integration
 
 #: How late the PUT lands after the job reports success (the issue's case).
 LATE = 1.5
-
-
-class Deliveries:
-    """Runware's PUTs to ``uploadEndpoint``, held back: each runs ``delay`` seconds after the
-    job reports success, or when the test releases it (``delay=None``)."""
-
-    def __init__(self, delay: float | None) -> None:
-        self.delay = delay
-        self.release = threading.Event()
-        self.threads: list[threading.Thread] = []
-
-    def hold(self, deliver: Any, *args: Any) -> None:
-        def later() -> None:
-            if self.delay is None:
-                self.release.wait(120)
-            else:
-                time.sleep(self.delay)
-            deliver(*args)
-
-        thread = threading.Thread(target=later, daemon=True)
-        thread.start()
-        self.threads.append(thread)
-
-    def finish(self) -> None:
-        self.release.set()
-        for thread in self.threads:
-            thread.join(30)
-
-
-def _held(monkeypatch: pytest.MonkeyPatch, delay: float | None) -> Iterator[Deliveries]:
-    from airflow_provider_sync.testing.emulator import output
-
-    held = Deliveries(delay)
-    original = output._deliver
-    monkeypatch.setattr(output, "_deliver", lambda *args: held.hold(original, *args))
-    yield held
-    held.finish()
-
-
-@pytest.fixture
-def late_delivery(monkeypatch: pytest.MonkeyPatch) -> Iterator[Deliveries]:
-    """Runware reports success first and PUTs the video ``LATE`` seconds afterwards."""
-    yield from _held(monkeypatch, LATE)
-
-
-@pytest.fixture
-def held_delivery(monkeypatch: pytest.MonkeyPatch) -> Iterator[Deliveries]:
-    """Runware reports success; its PUT waits until the test releases it."""
-    yield from _held(monkeypatch, None)
 
 
 def _task_log(home: Path, dag_id: str) -> str:
@@ -152,13 +101,13 @@ def test_both_delivery_orders_end_with_one_job_and_the_object_in_the_bucket(
     airflow_home: Path,
     dags_folder: Path,
     capsys: pytest.CaptureFixture[str],
-    request: pytest.FixtureRequest,
     figures: list[str],
     order: str,
     deferrable: bool,
 ) -> None:
     if order == "success-then-put":
-        request.getfixturevalue("late_delivery")
+        # Runware reports success, then PUTs the video LATE seconds afterwards.
+        emulator.admin.set_faults([{"kind": "deliver_late", "delay": LATE}])
     bucket = s3.bucket(f"order-{order[:3]}-{int(deferrable)}")
     result = _run(s3, dags_folder, bucket, deferrable)
     log = "".join(capsys.readouterr()) + _task_log(airflow_home, result.dag_id)
@@ -170,6 +119,12 @@ def test_both_delivery_orders_end_with_one_job_and_the_object_in_the_bucket(
     assert out["output_path"] == f"s3://aws_default@{bucket}/out/clip.mp4"
     assert out["output_bytes"] == len(delivered) > 0
     assert emulator.admin.stats()["deliveries"] == 1
+    job = emulator.admin.job(out["task_uuid"])
+    assert job["delivery"] == "delivered"
+    if order == "success-then-put":  # the order really was: success reported, then the PUT
+        assert job["success_reported_at"] < job["delivered_at"]
+    else:
+        assert job["delivered_at"] <= job["success_reported_at"]
     assert "already exists" not in log
     # Runware moved the video; the worker read no input and downloaded nothing.
     assert worker_bytes.total == 0, worker_bytes
@@ -186,7 +141,6 @@ def test_a_delivery_that_does_not_come_in_time_is_downloaded_and_a_later_put_doe
     worker_bytes: WorkerBytes,  # noqa: F811
     airflow_home: Path,
     dags_folder: Path,
-    held_delivery: Deliveries,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
     deferrable: bool,
@@ -194,6 +148,8 @@ def test_a_delivery_that_does_not_come_in_time_is_downloaded_and_a_later_put_doe
     # The wait is bounded (here shortened): the delivery does not come, so the worker
     # downloads the video and writes the object itself.
     monkeypatch.setattr(output_delivery, "DELIVERY_WAIT", 0.3)
+    # The PUT waits until the test releases it (far longer than the wait, at any speed).
+    emulator.admin.set_faults([{"kind": "deliver_late", "delay": 3600}])
     bucket = s3.bucket(f"fallback-{int(deferrable)}")
     result = _run(s3, dags_folder, bucket, deferrable)
     log = "".join(capsys.readouterr()) + _task_log(airflow_home, result.dag_id)
@@ -205,7 +161,7 @@ def test_a_delivery_that_does_not_come_in_time_is_downloaded_and_a_later_put_doe
     assert worker_bytes.downloaded == out["output_bytes"] == len(written) > 0
     assert emulator.admin.stats().get("deliveries", 0) == 0
     # Then Runware's PUT lands: the same job's video over the same object, no error anywhere.
-    held_delivery.finish()
+    emulator.admin.deliver(out["task_uuid"])
     _wait_for(lambda: emulator.admin.stats().get("deliveries", 0) == 1, "the late PUT")
     # (In metadata mode the emulator's file and its videoURL describe the job in the same
     # JSON, formatted differently.)
