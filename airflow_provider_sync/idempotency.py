@@ -220,6 +220,47 @@ def _probe(hook: RunwareHook, task_uuid: str, logger: Any) -> TaskState | None:
         return None
 
 
+def kept_job_error(error: RunwareError, task_uuid: str) -> RunwareError:
+    """``error`` (a cancelled or undelivered job's) worded for the task that raises it: naming
+    the job and the way to a video, since nothing renders anew by itself.
+
+    * ``taskCancelled``: ``force_new_job=True`` renders again.
+    * ``uploadFailed``: the video is at ``video_url`` when Runware gave one; otherwise
+      ``output_transfer="download"`` (or ``force_new_job=True``) renders it again, delivered
+      through the worker.
+
+    Other errors come back unchanged.
+    """
+    kwargs: dict[str, Any] = {
+        "code": error.code,
+        "parameter": error.parameter,
+        "task_uuid": error.task_uuid or task_uuid,
+        "task_type": error.task_type,
+        "status_code": error.status_code,
+    }
+    if isinstance(error, RunwareJobCancelledError):
+        message = (
+            f"Runware job {task_uuid} was cancelled ({error.code}: {error.message}). No new paid "
+            "render is started by itself: set force_new_job=True and clear the task to render again."
+        )
+        return type(error)(message, **kwargs)
+    if isinstance(error, RunwareUploadFailedError):
+        where = (
+            "Runware's answer gives the video's videoURL"
+            if error.video_url
+            else (
+                'Runware gave no videoURL: output_transfer="download" renders it again, delivered '
+                "through the worker (so does force_new_job=True)"
+            )
+        )
+        message = (
+            f"Runware rendered job {task_uuid} (billed) but could not upload it to the "
+            f"uploadEndpoint ({error.code}: {error.message}). {where}."
+        )
+        return type(error)(message, video_url=error.video_url, video_uuid=error.video_uuid, **kwargs)
+    return error
+
+
 def _keep_finished(
     state: TaskState, generation: int, logger: Any, rerender_undelivered: bool = False
 ) -> Attachment | None:
@@ -232,18 +273,15 @@ def _keep_finished(
       when there is one, and otherwise fails naming the job -- unless
       ``rerender_undelivered`` (the user now asks for delivery through the worker): a job
       with no ``videoURL`` then gives way to the next generation.
+
+    The attachment's error is worded by :func:`kept_job_error`.
     """
     error = state.error
     if isinstance(error, RunwareJobCancelledError):
         logger.warning(
             "Job %s for this task was cancelled at Runware; not starting a new render", state.task_uuid
         )
-        message = (
-            f"Runware job {state.task_uuid} was cancelled ({error.code}: {error.message}). No new paid "
-            "render is started by itself: set force_new_job=True and clear the task to render again."
-        )
-        return Attachment(state.task_uuid, generation, False, _with_error(state, type(error), message))
-    if isinstance(error, RunwareUploadFailedError):
+    elif isinstance(error, RunwareUploadFailedError):
         if rerender_undelivered and not error.video_url:
             logger.warning(
                 "Job %s rendered but was never delivered and Runware gave no videoURL; "
@@ -257,35 +295,12 @@ def _keep_finished(
             state.task_uuid,
             "given" if error.video_url else "none",
         )
-        where = (
-            "Runware's answer gives the video's videoURL"
-            if error.video_url
-            else (
-                'Runware gave no videoURL: output_transfer="download" renders it again, delivered '
-                "through the worker (so does force_new_job=True)"
-            )
-        )
-        message = (
-            f"Runware rendered job {state.task_uuid} (billed) but could not upload it to the "
-            f"uploadEndpoint ({error.code}: {error.message}). {where}."
-        )
-        return Attachment(state.task_uuid, generation, False, _with_error(state, type(error), message))
-    return None
-
-
-def _with_error(state: TaskState, cls: type[RunwareError], message: str) -> TaskState:
-    error = state.error
-    assert error is not None
-    kwargs: dict[str, Any] = {
-        "code": error.code,
-        "parameter": error.parameter,
-        "task_uuid": error.task_uuid or state.task_uuid,
-        "task_type": error.task_type,
-        "status_code": error.status_code,
-    }
-    if isinstance(error, RunwareUploadFailedError):
-        kwargs.update(video_url=error.video_url, video_uuid=error.video_uuid)
-    return TaskState(state.task_uuid, "error", result=state.result, error=cls(message, **kwargs))
+    else:
+        return None
+    worded = TaskState(
+        state.task_uuid, "error", result=state.result, error=kept_job_error(error, state.task_uuid)
+    )
+    return Attachment(state.task_uuid, generation, False, worded)
 
 
 def submit_or_attach(

@@ -4,9 +4,10 @@ Once Runware reports that a job succeeded, whoever waited for it (the operator p
 the worker, the operator resumed after its trigger fired, or anything else given a task UUID)
 still has to:
 
-1. read the success item (:func:`read_success`): the ``videoURL`` must be one the worker may
-   show and fetch, ``cost`` a finite number >= 0 (anything else is dropped, with a warning,
-   before it reaches XCom or an asset event);
+1. read the success item (:func:`read_success`, with the protocol's
+   :func:`~airflow_provider_sync.protocol.read_video_result`): the ``videoURL`` must be one
+   the worker may show and fetch, ``cost`` a finite number >= 0 (anything else is dropped,
+   with a warning, before it reaches XCom or an asset event);
 2. when Runware was asked to PUT the video into object storage (a presigned
    ``uploadEndpoint``), make sure it landed: Runware has not published whether a job's
    success is reported before or after its PUT, so the object is waited for, up to
@@ -37,6 +38,7 @@ from airflow_provider_sync.exceptions import RunwareJobError
 from airflow_provider_sync.job_watch import format_duration
 from airflow_provider_sync.object_storage import presign
 from airflow_provider_sync.payloads import DeliveryCheck, SuccessEvent, SyncResult
+from airflow_provider_sync.protocol import read_video_result
 from airflow_provider_sync.url_checks import check_result_url
 
 if TYPE_CHECKING:
@@ -87,27 +89,6 @@ class OutputTarget:
 # ---------------------------------------------------------------- reading the success
 
 
-def valid_cost(value: Any) -> float | None:
-    """``cost`` when it is a finite number >= 0 (USD), else ``None``."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    try:
-        cost = float(value)
-    except OverflowError:
-        return None
-    return cost if math.isfinite(cost) and cost >= 0 else None
-
-
-def _valid_seed(value: Any) -> int | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
-        return int(value)
-    return None
-
-
 def json_safe(value: Any) -> Any:
     """``value`` with every non-finite float replaced by ``None``.
 
@@ -139,29 +120,25 @@ def read_success(
     """
     task_uuid = str(event["task_uuid"])
     given = dict(event.get("result") or {})
+    read = read_video_result(given)
     raw = json_safe(given)
-    video_url = raw.get("videoURL")
-    if video_url is not None and not isinstance(video_url, str):
-        video_url = None
-    if video_url:
-        check_result_url(video_url, task_uuid, base_url)
-    cost = valid_cost(given.get("cost"))
-    if given.get("cost") is not None and cost is None:
+    if read.video_url:
+        check_result_url(read.video_url, task_uuid, base_url)
+    if read.cost_raw is not None and read.cost is None:
         logger.warning(
             "Runware task %s reported a cost that is not a number >= 0 (%s); recording none",
             task_uuid,
-            type(given.get("cost")).__name__,
+            type(read.cost_raw).__name__,
         )
         raw["cost"] = None
-    video_uuid = raw.get("videoUUID")
     return {
         "task_uuid": task_uuid,
         "model": model,
         "status": "success",
-        "video_url": video_url or None,
-        "video_uuid": video_uuid if isinstance(video_uuid, str) else None,
-        "cost": cost,
-        "seed": _valid_seed(raw.get("seed")),
+        "video_url": read.video_url,
+        "video_uuid": read.video_uuid,
+        "cost": read.cost,
+        "seed": read.seed,
         "output_format": output_format,
         "elapsed": event.get("elapsed"),
         # Everything Runware said, known fields or not (tolerant on input).
@@ -269,15 +246,21 @@ def place_output(
     ``output_bytes`` when it was saved.
 
     :param delivery: what the triggerer found out about the delivery already (no wait here
-        then, one more check only); ``None``: wait here, up to ``wait`` seconds.
+        then, one more check only), or ``failed`` when Runware said its PUT failed (no check);
+        ``None``: wait here, up to ``wait`` seconds.
     :param wait: seconds to wait for a delivery (default :data:`DELIVERY_WAIT`).
     :raises RunwareJobError: no ``videoURL`` and nothing delivered (``missingVideo``).
     :raises SyncValidationError: the file to download to exists (without ``overwrite``) or
         is no longer allowed.
     """
     task_uuid = result["task_uuid"]
+    put_failed = delivery is not None and delivery["status"] == "failed"
     if target.delivered_to:
-        size = _delivered(target, delivery, DELIVERY_WAIT if wait is None else wait, logger)
+        size = (
+            None
+            if put_failed
+            else _delivered(target, delivery, DELIVERY_WAIT if wait is None else wait, logger)
+        )
         if size is not None:
             logger.info(
                 "Runware delivered the video to %s (%.1f MiB); the worker did not download it",
@@ -288,12 +271,19 @@ def place_output(
             return result
         if not result.get("video_url"):
             raise missing_video(task_uuid, target)
-        logger.warning(
-            "Runware reported job %s as succeeded, but its video did not arrive at %s; downloading "
-            "it from videoURL and writing it there instead",
-            task_uuid,
-            describe_source(target.delivered_to),
-        )
+        if put_failed:
+            logger.info(
+                "Writing job %s's video from videoURL to %s, where Runware's upload failed",
+                task_uuid,
+                describe_source(target.delivered_to),
+            )
+        else:
+            logger.warning(
+                "Runware reported job %s as succeeded, but its video did not arrive at %s; "
+                "downloading it from videoURL and writing it there instead",
+                task_uuid,
+                describe_source(target.delivered_to),
+            )
         # The job's own object: a PUT landing after this writes the same video over it.
         result["output_path"], result["output_bytes"] = _download(
             result, target.delivered_to, True, hook, logger
@@ -368,6 +358,5 @@ __all__ = [
     "missing_video",
     "place_output",
     "read_success",
-    "valid_cost",
     "wait_for_delivery",
 ]

@@ -120,10 +120,11 @@ class DeliveryCheck(TypedDict):
     """Whether Runware's PUT to a presigned ``uploadEndpoint`` has landed.
 
     ``delivered``: the object is there (``bytes`` is its size); ``missing``: it did not
-    appear within ``waited`` seconds after the job's success.
+    appear within ``waited`` seconds after the job's success; ``failed``: Runware said its
+    PUT failed (``uploadFailed``), so there is nothing to wait for.
     """
 
-    status: Literal["delivered", "missing"]
+    status: Literal["delivered", "missing", "failed"]
     bytes: int | None
     waited: float
 

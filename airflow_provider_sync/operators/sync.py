@@ -15,6 +15,7 @@ from airflow_provider_sync.describe import describe_request, describe_source
 from airflow_provider_sync.exceptions import (
     RunwareError,
     RunwareTimeoutError,
+    RunwareUploadFailedError,
     SyncValidationError,
 )
 from airflow_provider_sync.job_watch import (
@@ -40,7 +41,14 @@ from airflow_provider_sync.operators.parse_time import (
     stand_ins,
 )
 from airflow_provider_sync.paths import MediaRoots
-from airflow_provider_sync.payloads import JobEvent, ResumeInfo, SyncResult, error_class
+from airflow_provider_sync.payloads import (
+    DeliveryCheck,
+    JobEvent,
+    ResumeInfo,
+    SuccessEvent,
+    SyncResult,
+    error_from_details,
+)
 from airflow_provider_sync.pricing import parse_max_cost
 from airflow_provider_sync.url_checks import check_callback_target
 
@@ -364,6 +372,9 @@ class SyncBaseOperator(BaseOperator):
             key,
             self.log,
             prepare=lambda task: plan.prepare(task, self.hook, timeout),
+            # A job rendered but never delivered, with no videoURL, may be rendered again
+            # only when the user now asks for delivery through the worker.
+            rerender_undelivered=output_transfer == "download",
         )
         task_uuid = self._task_uuid = attachment.task_uuid
         ti.xcom_push(key="task_uuid", value=task_uuid)
@@ -391,7 +402,7 @@ class SyncBaseOperator(BaseOperator):
 
             event = JobWatch(task_uuid, deadline=deadline, started=started).on_state(attachment.state)
             assert event is not None
-            return self._finish(event, resume, context)
+            return self._finish(event, resume, context, worded=True)
         first_delay, ramp = first_poll_delay(poll_interval, expected)
         if attachment.submitted is False:
             first_delay, ramp = min(first_delay, poll_interval), False  # it has been running a while
@@ -482,7 +493,8 @@ class SyncBaseOperator(BaseOperator):
             if (event := watch.check_deadline()) is not None:
                 return event
             try:
-                event = watch.on_state(hook.get_task_state(task_uuid))
+                # Bounded by the deadline however slowly Runware answers (a trickling body).
+                event = watch.on_state(hook.get_task_state(task_uuid, deadline=deadline))
             except RunwareError as exc:
                 event = watch.on_failure(exc)
                 if event is None:
@@ -556,50 +568,81 @@ class SyncBaseOperator(BaseOperator):
             prior_etag=resume.get("prior_etag"),
         )
 
-    def _finish(self, event: JobEvent, resume: ResumeInfo, context: Context) -> SyncResult:
-        from airflow_provider_sync.output_delivery import place_output, read_success
+    def _finish(
+        self, event: JobEvent, resume: ResumeInfo, context: Context, *, worded: bool = False
+    ) -> SyncResult:
+        """The result of a job that ended, or its error raised.
+
+        :param worded: the event's error was worded for the task already (a job kept by
+            ``submit_or_attach``: cancelled, or rendered but not delivered).
+        """
+        from airflow_provider_sync.idempotency import kept_job_error
 
         task_uuid = str(event["task_uuid"])
         if event["status"] == "success":
-            target = self._output_target(resume)
-            result = read_success(
-                event,
-                model=str(resume.get("model") or resolve_model(str(self.model)).air_id),
-                output_format=target.output_format,
-                base_url=lambda: self.hook.base_url,
-                logger=self.log,
-            )
-            cost = f", cost USD {result['cost']}" if result["cost"] is not None else ""
-            self.log.info(
-                "Runware task %s succeeded after %s%s: %s",
-                task_uuid,
-                format_duration(float(event.get("elapsed") or 0)),
-                cost,
-                describe_source(str(result["video_url"])),
-            )
-            context["ti"].xcom_push(key=VIDEO_URL_XCOM_KEY, value=result["video_url"] or "")
-            result = place_output(result, target, self.hook, self.log, event.get("delivery"))
-            self._lineage_output = result.get("output_path") or result.get("video_url")
-            if self.output_asset is not None:
-                keys = ("task_uuid", "model", "video_url", "output_path", "cost")
-                extra: dict[str, Any] = {k: v for k, v in result.items() if k in keys}
-                context["outlet_events"][self.output_asset].extra = extra
-            return result
+            return self._succeed(event, resume, context)
         if event["status"] == "timeout":
             message = event["message"]
             if resume.get("deadline_from") == "execution_timeout":
                 message += " (the task's execution_timeout came before the operator's timeout)"
             raise RunwareTimeoutError(message, task_uuid=task_uuid, code="timeout")
-        err = event["error"]
-        cls = error_class(err.get("error_class"))
-        raise cls(
-            str(err.get("message") or "job failed"),
-            code=err.get("code"),
-            parameter=err.get("parameter"),
-            task_uuid=err.get("task_uuid") or task_uuid,
-            task_type=err.get("task_type"),
-            status_code=err.get("status_code"),
+        error = error_from_details(event["error"], task_uuid)
+        if isinstance(error, RunwareUploadFailedError) and error.video_url:
+            # Rendered and paid; only Runware's PUT failed. The video is at videoURL: take it
+            # from there rather than fail (a retry would only re-attach to this job).
+            self.log.warning(
+                "Runware rendered job %s but could not upload it to the uploadEndpoint (%s: %s); "
+                "taking the video from its videoURL instead",
+                task_uuid,
+                error.code,
+                error.message,
+            )
+            taken: SuccessEvent = {
+                "status": "success",
+                "task_uuid": task_uuid,
+                "elapsed": float(event.get("elapsed") or 0.0),
+                "polls": int(event.get("polls") or 0),
+                "result": {"videoURL": error.video_url, "videoUUID": error.video_uuid},
+            }
+            # Its PUT failed: nothing to wait for.
+            return self._succeed(taken, resume, context, {"status": "failed", "bytes": None, "waited": 0.0})
+        raise error if worded else kept_job_error(error, task_uuid)
+
+    def _succeed(
+        self,
+        event: SuccessEvent,
+        resume: ResumeInfo,
+        context: Context,
+        delivery: DeliveryCheck | None = None,
+    ) -> SyncResult:
+        from airflow_provider_sync.output_delivery import place_output, read_success
+
+        task_uuid = str(event["task_uuid"])
+        target = self._output_target(resume)
+        result = read_success(
+            event,
+            model=str(resume.get("model") or resolve_model(str(self.model)).air_id),
+            output_format=target.output_format,
+            base_url=lambda: self.hook.base_url,
+            logger=self.log,
         )
+        cost = f", cost USD {result['cost']}" if result["cost"] is not None else ""
+        self.log.info(
+            "Runware task %s %s after %s%s: %s",
+            task_uuid,
+            "rendered (not delivered)" if delivery and delivery["status"] == "failed" else "succeeded",
+            format_duration(float(event.get("elapsed") or 0)),
+            cost,
+            describe_source(str(result["video_url"])),
+        )
+        context["ti"].xcom_push(key=VIDEO_URL_XCOM_KEY, value=result["video_url"] or "")
+        result = place_output(result, target, self.hook, self.log, delivery or event.get("delivery"))
+        self._lineage_output = result.get("output_path") or result.get("video_url")
+        if self.output_asset is not None:
+            keys = ("task_uuid", "model", "video_url", "output_path", "cost")
+            extra: dict[str, Any] = {k: v for k, v in result.items() if k in keys}
+            context["outlet_events"][self.output_asset].extra = extra
+        return result
 
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
         """OpenLineage datasets of the run: the video and audio read, the video written.

@@ -15,7 +15,7 @@ import pytest
 from airflow_provider_sync import output_delivery
 from airflow_provider_sync._compat import TaskDeferred
 from airflow_provider_sync.exceptions import RunwareJobError, RunwareTimeoutError
-from airflow_provider_sync.output_delivery import OutputTarget, json_safe, place_output, valid_cost
+from airflow_provider_sync.output_delivery import OutputTarget, json_safe, place_output
 from airflow_provider_sync.paths import MediaRoots
 from airflow_provider_sync.triggers.runware import RunwareTaskTrigger
 
@@ -62,7 +62,12 @@ def test_a_cost_that_is_not_a_number_of_dollars_never_reaches_xcom_or_the_asset(
 
 
 def test_valid_costs_pass_unchanged() -> None:
-    assert [valid_cost(v) for v in (0, 0.264, 12)] == [0.0, 0.264, 12.0]
+    ctx = context()
+    for cost in (0, 0.264, 12):
+        out = lipsync().execute_complete(
+            ctx, {"status": "success", "task_uuid": "u", "result": {**SUCCESS, "cost": cost}}
+        )
+        assert out["cost"] == out["raw"]["cost"] == cost
     assert json_safe({"a": [1.0, {"b": float("nan")}]}) == {"a": [1.0, {"b": None}]}
 
 

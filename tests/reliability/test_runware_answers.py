@@ -92,11 +92,11 @@ def test_http_408_is_transient_as_runware_s_clients_treat_it(emu: EmulatorServer
 def _refusing_once(real: Any) -> Any:
     refused: list[str] = []
 
-    def get_task_state(self: RunwareHook, task_uuid: str) -> Any:
+    def get_task_state(self: RunwareHook, task_uuid: str, **kwargs: Any) -> Any:
         if not refused:
             refused.append(task_uuid)
             raise RunwareAPIError("getResponse refused", code="invalidTaskUUID", status_code=400)
-        return real(self, task_uuid)
+        return real(self, task_uuid, **kwargs)
 
     return get_task_state
 

@@ -167,3 +167,55 @@ def test_a_delivery_that_does_not_come_in_time_is_downloaded_and_a_later_put_doe
     # JSON, formatted differently.)
     assert json.loads(s3.get(bucket, "out/clip.mp4")) == json.loads(written)
     assert len(emulator.admin.submissions()) == 1
+
+
+@pytest.mark.parametrize("deferrable", [True, False], ids=["deferred", "worker"])
+def test_an_undelivered_render_with_a_video_url_is_written_to_its_object_by_the_worker(
+    s3: S3Server,
+    emulator: EmulatorServer,
+    worker_bytes: WorkerBytes,  # noqa: F811
+    airflow_home: Path,
+    dags_folder: Path,
+    capsys: pytest.CaptureFixture[str],
+    deferrable: bool,
+) -> None:
+    # Runware rendered (and billed) but its PUT failed; its answer still has the videoURL.
+    emulator.admin.set_faults([{"kind": "upload_failed", "video_url": True}])
+    bucket = s3.bucket(f"undelivered-{int(deferrable)}")
+    result = _run(s3, dags_folder, bucket, deferrable)
+    log = "".join(capsys.readouterr()) + _task_log(airflow_home, result.dag_id)
+    assert result.state == "success", (result.tasks, log[-3000:])
+    out = result.xcom["lipsync"]
+    [job] = emulator.admin.jobs()
+    assert (job["status"], job["code"]) == ("error", "uploadFailed")
+    assert out["task_uuid"] == job["taskUUID"]
+    assert out["output_path"] == f"s3://aws_default@{bucket}/out/clip.mp4"
+    assert worker_bytes.downloaded == out["output_bytes"] == len(s3.get(bucket, "out/clip.mp4")) > 0
+    assert "taking the video from its videoURL" in log
+    assert "already exists" not in log
+    assert len(emulator.admin.submissions()) == 1
+
+
+def test_an_undelivered_render_without_a_video_url_is_rendered_again_only_when_asked(
+    s3: S3Server, emulator: EmulatorServer
+) -> None:
+    from airflow_provider_sync.exceptions import RunwareUploadFailedError
+
+    from .test_presigned_media import _context, _operator, run
+
+    emulator.admin.set_faults([{"kind": "upload_failed", "video_url": False, "count": 1}])
+    bucket = s3.bucket("undelivered-novideo")
+    video, audio = _inputs(s3, bucket)
+    output = f"s3://{bucket}/out/clip.mp4"
+    with pytest.raises(RunwareUploadFailedError, match=r"output_transfer=\"download\""):
+        run(_operator(video=video, audio=audio, output_path=output, deferrable=True), _context("nv"))
+    with pytest.raises(RunwareUploadFailedError):  # a plain retry: re-attaches, pays nothing
+        run(_operator(video=video, audio=audio, output_path=output, deferrable=True), _context("nv"))
+    assert len(emulator.admin.submissions()) == 1
+    # The way out the message names: delivery through the worker renders it again, once.
+    out = run(
+        _operator(video=video, audio=audio, output_path=output, deferrable=True, output_transfer="download"),
+        _context("nv"),
+    )
+    assert len(emulator.admin.submissions()) == 2
+    assert out["output_bytes"] == len(s3.get(bucket, "out/clip.mp4")) > 0
