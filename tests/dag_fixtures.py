@@ -101,3 +101,38 @@ def trigger_runs(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
     monkeypatch.setattr(RunwareTaskTrigger, "run", counting_run)
     return runs
+
+
+@pytest.fixture
+def own_dags(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, airflow_home: Path) -> Path:
+    """A DAGs folder of the test's own: ``dag.test()`` runs only DAGs its bundle holds, so a
+    DAG written by a test goes here (see :func:`write_dag`)."""
+    from airflow import settings
+
+    folder = tmp_path / "dags"
+    folder.mkdir()
+    # The default bundle reads Airflow's DAGs folder when dag.test() builds it.
+    monkeypatch.setattr(settings, "DAGS_FOLDER", str(folder))
+    return folder
+
+
+def write_dag(folder: Path, dag_id: str, body: str) -> Any:
+    """Write a DAG file ``dag_id`` whose tasks are ``body`` (indented under ``with DAG``), load it."""
+    import textwrap
+
+    source = (
+        "from datetime import datetime, timedelta\n\n"
+        "from airflow.sdk import DAG\n\n"
+        "from airflow_provider_sync.operators.sync import SyncLipsyncOperator\n\n"
+        f"with DAG({dag_id!r}, schedule=None, start_date=datetime(2025, 1, 1), catchup=False) as dag:\n"
+        + textwrap.indent(textwrap.dedent(body).strip() + "\n", "    ")
+    )
+    path = folder / f"{dag_id}.py"
+    path.write_text(source)
+    return load_dag(path, dag_id)
+
+
+def task_log(home: Path, dag_id: str) -> str:
+    """Every task log file a DAG's runs left under ``home``."""
+    folder = home / "logs" / f"dag_id={dag_id}"
+    return "".join(p.read_text(errors="replace") for p in sorted(folder.rglob("*.log")))

@@ -19,8 +19,8 @@ import pytest
 from airflow_provider_sync import output_delivery
 from airflow_provider_sync.testing.dags import DagResult, run_dag
 from airflow_provider_sync.testing.emulator import EmulatorServer
-from airflow_provider_sync.testing.sandbox import load_dag
 
+from ..dag_fixtures import task_log, write_dag
 from .conftest import S3Server
 from .test_presigned_media import AUDIO, VIDEO, WorkerBytes, worker_bytes  # noqa: F401
 
@@ -28,41 +28,6 @@ pytestmark = pytest.mark.integration
 
 #: How late the PUT lands after the job reports success (the issue's case).
 LATE = 1.5
-
-
-def _task_log(home: Path, dag_id: str) -> str:
-    folder = home / "logs" / f"dag_id={dag_id}"
-    return "".join(p.read_text(errors="replace") for p in sorted(folder.rglob("*.log")))
-
-
-DAG_FILE = """
-from datetime import datetime
-
-from airflow.sdk import DAG
-
-from airflow_provider_sync.operators.sync import SyncLipsyncOperator
-
-with DAG({dag_id!r}, schedule=None, start_date=datetime(2025, 1, 1), catchup=False) as dag:
-    SyncLipsyncOperator(task_id="lipsync", poll_interval=0.2, **{kwargs!r})
-"""
-
-
-@pytest.fixture
-def dags_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A DAGs folder of the test's own (``dag.test()`` runs DAGs its bundle holds)."""
-    from airflow import settings
-
-    folder = tmp_path / "dags"
-    folder.mkdir()
-    # The default bundle reads Airflow's DAGs folder when dag.test() builds it.
-    monkeypatch.setattr(settings, "DAGS_FOLDER", str(folder))
-    return folder
-
-
-def _dag(folder: Path, dag_id: str, **kwargs: Any) -> Any:
-    path = folder / f"{dag_id}.py"
-    path.write_text(DAG_FILE.format(dag_id=dag_id, kwargs=kwargs))
-    return load_dag(path, dag_id)
 
 
 def _inputs(s3: S3Server, bucket: str) -> tuple[str, str]:
@@ -81,13 +46,17 @@ def _wait_for(condition: Any, what: str, timeout: float = 60.0) -> None:
 
 def _run(s3: S3Server, folder: Path, bucket: str, deferrable: bool, **kwargs: Any) -> DagResult:
     video, audio = _inputs(s3, bucket)
-    dag = _dag(
+    params = {
+        "video": video,
+        "audio": audio,
+        "output_path": f"s3://aws_default@{bucket}/out/clip.mp4",
+        "poll_interval": 0.2,
+        **kwargs,
+    }
+    dag = write_dag(
         folder,
         f"delivery_{bucket.replace('-', '_')}",
-        video=video,
-        audio=audio,
-        output_path=f"s3://aws_default@{bucket}/out/clip.mp4",
-        **kwargs,
+        f'SyncLipsyncOperator(task_id="lipsync", **{params!r})',
     )
     return run_dag(dag, deferrable=deferrable)
 
@@ -99,7 +68,7 @@ def test_both_delivery_orders_end_with_one_job_and_the_object_in_the_bucket(
     emulator: EmulatorServer,
     worker_bytes: WorkerBytes,  # noqa: F811
     airflow_home: Path,
-    dags_folder: Path,
+    own_dags: Path,
     capsys: pytest.CaptureFixture[str],
     figures: list[str],
     order: str,
@@ -109,8 +78,8 @@ def test_both_delivery_orders_end_with_one_job_and_the_object_in_the_bucket(
         # Runware reports success, then PUTs the video LATE seconds afterwards.
         emulator.admin.set_faults([{"kind": "deliver_late", "delay": LATE}])
     bucket = s3.bucket(f"order-{order[:3]}-{int(deferrable)}")
-    result = _run(s3, dags_folder, bucket, deferrable)
-    log = "".join(capsys.readouterr()) + _task_log(airflow_home, result.dag_id)
+    result = _run(s3, own_dags, bucket, deferrable)
+    log = "".join(capsys.readouterr()) + task_log(airflow_home, result.dag_id)
     assert result.state == "success", (result.tasks, log[-3000:])
     out = result.xcom["lipsync"]
     assert len(emulator.admin.submissions()) == 1
@@ -140,7 +109,7 @@ def test_a_delivery_that_does_not_come_in_time_is_downloaded_and_a_later_put_doe
     emulator: EmulatorServer,
     worker_bytes: WorkerBytes,  # noqa: F811
     airflow_home: Path,
-    dags_folder: Path,
+    own_dags: Path,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
     deferrable: bool,
@@ -151,8 +120,8 @@ def test_a_delivery_that_does_not_come_in_time_is_downloaded_and_a_later_put_doe
     # The PUT waits until the test releases it (far longer than the wait, at any speed).
     emulator.admin.set_faults([{"kind": "deliver_late", "delay": 3600}])
     bucket = s3.bucket(f"fallback-{int(deferrable)}")
-    result = _run(s3, dags_folder, bucket, deferrable)
-    log = "".join(capsys.readouterr()) + _task_log(airflow_home, result.dag_id)
+    result = _run(s3, own_dags, bucket, deferrable)
+    log = "".join(capsys.readouterr()) + task_log(airflow_home, result.dag_id)
     assert result.state == "success", (result.tasks, log[-3000:])
     out = result.xcom["lipsync"]
     assert "did not arrive" in log
@@ -175,15 +144,15 @@ def test_an_undelivered_render_with_a_video_url_is_written_to_its_object_by_the_
     emulator: EmulatorServer,
     worker_bytes: WorkerBytes,  # noqa: F811
     airflow_home: Path,
-    dags_folder: Path,
+    own_dags: Path,
     capsys: pytest.CaptureFixture[str],
     deferrable: bool,
 ) -> None:
     # Runware rendered (and billed) but its PUT failed; its answer still has the videoURL.
     emulator.admin.set_faults([{"kind": "upload_failed", "video_url": True}])
     bucket = s3.bucket(f"undelivered-{int(deferrable)}")
-    result = _run(s3, dags_folder, bucket, deferrable)
-    log = "".join(capsys.readouterr()) + _task_log(airflow_home, result.dag_id)
+    result = _run(s3, own_dags, bucket, deferrable)
+    log = "".join(capsys.readouterr()) + task_log(airflow_home, result.dag_id)
     assert result.state == "success", (result.tasks, log[-3000:])
     out = result.xcom["lipsync"]
     [job] = emulator.admin.jobs()
