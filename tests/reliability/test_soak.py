@@ -48,30 +48,27 @@ JOB_FAULTS = [
     {"kind": "job_error", "code": "timeoutProvider", "message": "soak: provider timeout", "rate": 0.05},
     {"kind": "forget", "polls": 2, "rate": 0.02},
 ]
-#: Issue 17's answer faults that the client survives today with 0 duplicate paid jobs and
-#: 0 lost renders. (A trickle this fast only beats per-read timeouts; at 0.2 s a byte the
-#: client still survives for money, but a trickled batch holds its tasks past ``timeout``.)
+#: Issue 17's answer and job faults, every kind the emulator has: the client survives them all
+#: with 0 duplicate paid jobs and 0 lost renders. The trickle is the issue's (a byte every
+#: half second, which beats any per-read timeout): only the hook's whole-request deadline
+#: and the wait's own deadline end it.
 ANSWER_FAULTS: list[dict[str, Any]] = [
-    {"kind": "trickle", "delay": 0.02, "task_type": "getResponse", "rate": 0.01},
+    {"kind": "trickle", "delay": 0.5, "task_type": "getResponse", "rate": 0.01},
     {"kind": "stall", "delay": 30, "rate": 0.01},
     {"kind": "omit_from_batch", "rate": 0.2},
     {"kind": "waiting_statuses", "polls": 2, "rate": 0.05},
     {"kind": "deliver_late", "delay": 1.5, "rate": 0.2},
-]
-#: Issue 17's faults the client does not survive yet, with what each did in the soak; they
-#: join :data:`ANSWER_FAULTS` once the client handles them.
-PENDING_FAULTS: list[dict[str, Any]] = [
-    # TypeError ("unhashable type: 'list'") escapes protocol parsing of a getResponse answer
-    # (15 in 300 jobs; Airflow's retries then re-attach, so no money is lost).
+    # Malformed items about no task of the request: one bad item never fails the others.
     {"kind": "stray_items", "task_type": "getResponse", "rate": 0.02},
-    # The Airflow retry after taskCancelled submits a new paid job.
+    # A cancelled job fails its task instance (naming force_new_job), never rendered again.
     {"kind": "cancel", "rate": 0.02},
-    # The retry after uploadFailed submits a new paid job though the answer has the video:
-    # duplicate paid jobs and renders never returned. Without the video, the task instance
-    # must fail naming the job, not pay again.
+    # A failed PUT: the video is taken from videoURL when the answer has one; without it the
+    # task instance fails naming the job, and never pays again.
     {"kind": "upload_failed", "video_url": True, "rate": 0.1},
     {"kind": "upload_failed", "video_url": False, "rate": 0.02},
 ]
+#: Faults the client does not survive yet (none today); ``SYNC_SOAK_PENDING`` adds them.
+PENDING_FAULTS: list[dict[str, Any]] = []
 AIRFLOW_TRIES = 4
 #: Every third task instance has its video PUT to an ``uploadEndpoint`` on loopback.
 UPLOAD_EVERY = 3
