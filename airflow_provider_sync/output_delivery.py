@@ -18,6 +18,10 @@ still has to:
    after that writes the same job's video over the same object: the download writes it
    without refusing it as "already exists".
 
+A job whose only failure was that PUT (``uploadFailed``) but whose answer gives the
+``videoURL`` is read as a success too (:func:`undelivered_as_success`): the render is paid, so
+its video is taken from there rather than lost.
+
 A success with no ``videoURL`` and nothing delivered is not a result: it fails naming the job
 (code ``missingVideo``); a retry re-attaches to the job and asks again, it never renders anew.
 """
@@ -34,10 +38,10 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from airflow_provider_sync.describe import describe_source
-from airflow_provider_sync.exceptions import RunwareJobError
+from airflow_provider_sync.exceptions import RunwareError, RunwareJobError, RunwareUploadFailedError
 from airflow_provider_sync.job_watch import format_duration
 from airflow_provider_sync.object_storage import presign
-from airflow_provider_sync.payloads import DeliveryCheck, SuccessEvent, SyncResult
+from airflow_provider_sync.payloads import DeliveryCheck, JobEvent, SuccessEvent, SyncResult
 from airflow_provider_sync.protocol import read_video_result
 from airflow_provider_sync.url_checks import check_result_url
 
@@ -143,6 +147,32 @@ def read_success(
         "elapsed": event.get("elapsed"),
         # Everything Runware said, known fields or not (tolerant on input).
         "raw": raw,
+    }
+
+
+def undelivered_as_success(error: RunwareError, event: JobEvent, logger: Any) -> SuccessEvent | None:
+    """A job whose only failure was Runware's PUT (``uploadFailed``), read as a success when its
+    answer still gives the ``videoURL``; ``None`` for any other error.
+
+    The render is done and billed: its video is taken from ``videoURL`` (then saved like any
+    other, see :func:`place_output` with a ``failed`` delivery) rather than failing the task.
+    """
+    if not isinstance(error, RunwareUploadFailedError) or not error.video_url:
+        return None
+    task_uuid = str(event["task_uuid"])
+    logger.warning(
+        "Runware rendered job %s but could not upload it to the uploadEndpoint (%s: %s); "
+        "taking the video from its videoURL instead",
+        task_uuid,
+        error.code,
+        error.message,
+    )
+    return {
+        "status": "success",
+        "task_uuid": task_uuid,
+        "elapsed": float(event.get("elapsed") or 0.0),
+        "polls": int(event.get("polls") or 0),
+        "result": {"videoURL": error.video_url, "videoUUID": error.video_uuid},
     }
 
 
@@ -358,5 +388,6 @@ __all__ = [
     "missing_video",
     "place_output",
     "read_success",
+    "undelivered_as_success",
     "wait_for_delivery",
 ]

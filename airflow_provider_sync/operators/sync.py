@@ -15,7 +15,6 @@ from airflow_provider_sync.describe import describe_request, describe_source
 from airflow_provider_sync.exceptions import (
     RunwareError,
     RunwareTimeoutError,
-    RunwareUploadFailedError,
     SyncValidationError,
 )
 from airflow_provider_sync.job_watch import (
@@ -577,6 +576,7 @@ class SyncBaseOperator(BaseOperator):
             ``submit_or_attach``: cancelled, or rendered but not delivered).
         """
         from airflow_provider_sync.idempotency import kept_job_error
+        from airflow_provider_sync.output_delivery import undelivered_as_success
 
         task_uuid = str(event["task_uuid"])
         if event["status"] == "success":
@@ -587,23 +587,8 @@ class SyncBaseOperator(BaseOperator):
                 message += " (the task's execution_timeout came before the operator's timeout)"
             raise RunwareTimeoutError(message, task_uuid=task_uuid, code="timeout")
         error = error_from_details(event["error"], task_uuid)
-        if isinstance(error, RunwareUploadFailedError) and error.video_url:
-            # Rendered and paid; only Runware's PUT failed. The video is at videoURL: take it
-            # from there rather than fail (a retry would only re-attach to this job).
-            self.log.warning(
-                "Runware rendered job %s but could not upload it to the uploadEndpoint (%s: %s); "
-                "taking the video from its videoURL instead",
-                task_uuid,
-                error.code,
-                error.message,
-            )
-            taken: SuccessEvent = {
-                "status": "success",
-                "task_uuid": task_uuid,
-                "elapsed": float(event.get("elapsed") or 0.0),
-                "polls": int(event.get("polls") or 0),
-                "result": {"videoURL": error.video_url, "videoUUID": error.video_uuid},
-            }
+        taken = undelivered_as_success(error, event, self.log)
+        if taken is not None:
             # Its PUT failed: nothing to wait for.
             return self._succeed(taken, resume, context, {"status": "failed", "bytes": None, "waited": 0.0})
         raise error if worded else kept_job_error(error, task_uuid)
