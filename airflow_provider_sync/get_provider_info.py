@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from airflow_provider_sync import __version__
+from airflow_provider_sync.connection_form import CONN_FIELDS, declared_ui_field_behaviour
 
 
 def get_provider_info() -> dict[str, Any]:
@@ -19,22 +20,9 @@ def get_provider_info() -> dict[str, Any]:
                 "connection-type": "runware",
                 "hook-class-name": "airflow_provider_sync.hooks.runware.RunwareHook",
                 "hook-name": "Runware",
-                "ui-field-behaviour": {
-                    "hidden-fields": ["schema", "login", "port", "extra"],
-                    "relabeling": {"password": "API key", "host": "Base URL"},
-                    "placeholders": {
-                        "password": "Runware API key",
-                        "host": "https://api.runware.ai/v1",
-                        "timeout": "60",
-                    },
-                },
-                "conn-fields": {
-                    "timeout": {
-                        "label": "Request timeout (seconds)",
-                        "description": "Seconds to wait for one HTTP answer from Runware (default 60).",
-                        "schema": {"type": ["number", "null"], "minimum": 1},
-                    },
-                },
+                # Airflow 3 draws the form from these (airflow_provider_sync.connection_form).
+                "ui-field-behaviour": declared_ui_field_behaviour(),
+                "conn-fields": CONN_FIELDS,
             }
         ],
         "hooks": [

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import copy
 import logging
 import re
 import time
@@ -23,6 +24,12 @@ from tenacity import (
 
 from airflow_provider_sync import __version__, _compat
 from airflow_provider_sync._compat import BaseHook, Connection
+from airflow_provider_sync.connection_form import (
+    DEFAULT_BASE_URL,
+    UI_FIELD_BEHAVIOUR,
+    check_hook_params,
+    read_settings,
+)
 from airflow_provider_sync.describe import describe_source
 from airflow_provider_sync.exceptions import (
     RunwareAPIError,
@@ -42,11 +49,6 @@ from airflow_provider_sync.protocol import (
     read_batch,
 )
 
-DEFAULT_BASE_URL = "https://api.runware.ai/v1"
-DEFAULT_TIMEOUT = 60.0
-DEFAULT_MAX_ATTEMPTS = 5
-DEFAULT_RETRY_MIN_WAIT = 1.0
-DEFAULT_RETRY_MAX_WAIT = 30.0
 MAX_RETRY_AFTER = 300.0
 #: Seconds ``test_connection`` waits for its one probe.
 TEST_CONNECTION_TIMEOUT = 10.0
@@ -62,13 +64,6 @@ MAX_REDIRECTS = 10
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-
-
-def _float(value: Any, default: float) -> float:
-    try:
-        return float(value) if value not in (None, "") else default
-    except (TypeError, ValueError):
-        return default
 
 
 class _WaitBackoffOrRetryAfter:
@@ -119,8 +114,9 @@ class RunwareHook(BaseHook):
 
     The connection's **password** is the API key; its **host** is the base URL (a full URL
     such as ``http://127.0.0.1:8765/v1``, or a bare host name, in which case ``https`` and
-    the schema field -- default ``v1`` -- are used). Optional extras: ``timeout`` (seconds
-    per request), ``max_attempts``, ``retry_min_wait``, ``retry_max_wait``.
+    the schema field -- default ``v1`` -- are used). Optional extras, each a field of the
+    connection form with its limits (:data:`~airflow_provider_sync.connection_form.CONN_FIELDS`):
+    ``timeout`` (seconds per request), ``max_attempts``, ``retry_min_wait``, ``retry_max_wait``.
 
     One pooled :class:`httpx.Client` and one :class:`httpx.AsyncClient` are created lazily and
     reused for every call on this hook. Transient faults (network errors, HTTP 429 honouring
@@ -130,6 +126,10 @@ class RunwareHook(BaseHook):
     :param runware_conn_id: the Airflow connection to use.
     :param timeout: per-request timeout in seconds, overriding the connection's.
     :param max_attempts: attempts per call for transient faults, overriding the connection's.
+    :param retry_min_wait: first backoff wait in seconds, overriding the connection's.
+    :param retry_max_wait: longest backoff wait in seconds, overriding the connection's.
+    :raises SyncValidationError: an override outside its limits (those of the connection
+        form's fields, :data:`~airflow_provider_sync.connection_form.CONN_FIELDS`).
     """
 
     conn_name_attr = "runware_conn_id"
@@ -143,11 +143,20 @@ class RunwareHook(BaseHook):
         *,
         timeout: float | None = None,
         max_attempts: int | None = None,
+        retry_min_wait: float | None = None,
+        retry_max_wait: float | None = None,
     ) -> None:
         super().__init__()
         self.runware_conn_id = runware_conn_id
-        self._timeout_override = timeout
-        self._max_attempts_override = max_attempts
+        self._overrides = check_hook_params(
+            {
+                "timeout": timeout,
+                "max_attempts": max_attempts,
+                "retry_min_wait": retry_min_wait,
+                "retry_max_wait": retry_max_wait,
+            }
+        )
+        self._timeout_override = self._overrides.get("timeout")
         self._client: httpx.Client | None = None
         self._async_client: httpx.AsyncClient | None = None
         self._download_client: httpx.Client | None = None
@@ -158,28 +167,20 @@ class RunwareHook(BaseHook):
     @classmethod
     def get_ui_field_behaviour(cls) -> dict[str, Any]:
         """Labels and placeholders for the ``runware`` connection form."""
-        return {
-            "hidden_fields": ["schema", "login", "port", "extra"],
-            "relabeling": {"password": "API key", "host": "Base URL"},
-            "placeholders": {
-                "password": "Runware API key",
-                "host": DEFAULT_BASE_URL,
-                "timeout": str(DEFAULT_TIMEOUT),
-            },
-        }
+        return copy.deepcopy(UI_FIELD_BEHAVIOUR)
 
     # ---------------------------------------------------------------- settings
 
     def _settings_from(self, conn: Connection, extra_json: dict[str, Any]) -> _ConnectionSettings:
         extra = _extras(extra_json or {})
+        values = read_settings(extra, self.runware_conn_id, self._overrides)
         return _ConnectionSettings(
             api_key=_api_key(conn.password, self.runware_conn_id),
             base_url=_base_url(conn.host, conn.port, conn.schema, extra.get("base_url")),
-            timeout=self._timeout_override or _float(extra.get("timeout"), DEFAULT_TIMEOUT),
-            max_attempts=self._max_attempts_override
-            or int(_float(extra.get("max_attempts"), DEFAULT_MAX_ATTEMPTS)),
-            retry_min_wait=_float(extra.get("retry_min_wait"), DEFAULT_RETRY_MIN_WAIT),
-            retry_max_wait=_float(extra.get("retry_max_wait"), DEFAULT_RETRY_MAX_WAIT),
+            timeout=float(values["timeout"]),
+            max_attempts=int(values["max_attempts"]),
+            retry_min_wait=float(values["retry_min_wait"]),
+            retry_max_wait=float(values["retry_max_wait"]),
         )
 
     @property
@@ -187,6 +188,8 @@ class RunwareHook(BaseHook):
         """Resolved connection settings (reads the connection once, synchronously).
 
         :raises RunwareAuthError: the connection has no usable key, or Runware refused it.
+        :raises SyncValidationError: an extra (``timeout``, ``max_attempts``, ``retry_min_wait``,
+            ``retry_max_wait``) is not a number within its limits.
         """
         if self._settings is None:
             conn = self.get_connection(self.runware_conn_id)
