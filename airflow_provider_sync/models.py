@@ -10,6 +10,7 @@ from __future__ import annotations
 import ast
 import json
 import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -620,6 +621,11 @@ def _describe_location(loc: tuple[int | str, ...]) -> str:
     return f"{param} ({path})" if param and path else (path or "request")
 
 
+#: A message that starts with the operator parameter it is about, e.g. ``sync_mode (...)`` or
+#: ``audio / speech (...)`` (not ``endTime (1) must ...``, which names only a value's key).
+_NAMED = re.compile(r"[a-z_][a-z0-9_.]*(?: / [a-z_]+)? \(")
+
+
 def format_validation_error(exc: ValidationError) -> list[str]:
     """Turn pydantic's errors into one line per problem, naming the field and what is allowed."""
     lines = []
@@ -634,7 +640,7 @@ def format_validation_error(exc: ValidationError) -> list[str]:
         elif "input" in err and err["type"] not in ("value_error", "missing", "assertion_error"):
             message = f"{short_repr(err['input'])}: {message}"
         # Model-level checks already name their fields; pydantic gives them the parent's location.
-        named = err["type"] == "value_error" and " (" in message.split(":")[0]
+        named = err["type"] == "value_error" and _NAMED.match(message) is not None
         lines.append(message if named or not err["loc"] else f"{where}: {message}")
     return lines
 

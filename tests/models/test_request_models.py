@@ -206,3 +206,13 @@ def test_flags_accept_what_templates_render(value: Any, expected: bool) -> None:
 def test_other_flag_values_are_refused(value: Any) -> None:
     with pytest.raises(SyncValidationError, match="force_new_job"):
         parse_flag(value, "force_new_job")
+
+
+def test_a_segment_error_names_the_segment() -> None:
+    """A model-level check that names only its keys (endTime, startTime) gets the segment's path."""
+    segments = [{"startTime": 2, "endTime": 1, "ref": "audio-1"}]
+    with pytest.raises(SyncValidationError) as err:
+        build_video_inference(model="lipsync-2", video="v", audio="a", segments=segments)
+    assert err.value.problems == [
+        "segments.0 (providerSettings.sync.segments.0): endTime (1) must be greater than startTime (2)"
+    ]
