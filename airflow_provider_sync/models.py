@@ -779,10 +779,17 @@ def build_video_inference(
             "tts": tts,
         },
     )
+    # Checked apart from the rest, but reported with it: the error lists every problem.
+    problems: list[str] = []
+    try:
+        output_format = normalise_output_format(output_format)
+    except SyncValidationError as exc:
+        problems += exc.problems
+        output_format = None
     envelope: dict[str, Any] = {
         "taskUUID": task_uuid,
         "model": spec.air_id,
-        "outputFormat": normalise_output_format(output_format),
+        "outputFormat": output_format,
         "outputQuality": _none_if_blank(output_quality),
         "includeCost": include_cost,
         "webhookURL": _none_if_blank(webhook_url),
@@ -790,6 +797,46 @@ def build_video_inference(
         "ttl": _none_if_blank(ttl),
         "safety": normalise_safety(safety),
     }
+    try:
+        task = _build_task(
+            spec,
+            envelope,
+            video=video,
+            audio=audio,
+            speech=speech,
+            sync_mode=sync_mode,
+            temperature=temperature,
+            active_speaker_detection=active_speaker_detection,
+            occlusion_detection_enabled=occlusion_detection_enabled,
+            segments=segments,
+            edit_region=edit_region,
+            emotion_prompt=emotion_prompt,
+            tts=tts,
+        )
+    except SyncValidationError as exc:
+        raise SyncValidationError(problems + exc.problems) from None
+    if problems:
+        raise SyncValidationError(problems)
+    return task
+
+
+def _build_task(
+    spec: SyncModel,
+    envelope: dict[str, Any],
+    *,
+    video: Any,
+    audio: Any,
+    speech: Any,
+    sync_mode: Any,
+    temperature: Any,
+    active_speaker_detection: Any,
+    occlusion_detection_enabled: Any,
+    segments: Any,
+    edit_region: Any,
+    emotion_prompt: Any,
+    tts: Any,
+) -> TaskEnvelope:
+    """The task of :func:`build_video_inference` in the model's shape, validated."""
     if spec.shape == "settings":
         from airflow_provider_sync.sync3 import build_sync3_task
 

@@ -9,15 +9,27 @@ and which are held to the allowed media roots (they may come from ``dag_run.conf
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import timedelta
 from typing import Any
 
-from airflow_provider_sync.models import coerce_structure
-from airflow_provider_sync.paths import TemplatedPaths
+from airflow_provider_sync.exceptions import SyncValidationError
+from airflow_provider_sync.models import (
+    build_video_inference,
+    coerce_structure,
+    normalise_audio,
+    normalise_speech,
+    parse_flag,
+    parse_seconds,
+    resolve_model,
+)
+from airflow_provider_sync.operators.parameters import FILE_PARAMETERS, TEMPLATE_EXT
+from airflow_provider_sync.paths import MediaRoots, TemplatedPaths
 
 #: Parameters that widen what a task may do on the worker's disk: never taken from expand().
 TRUSTED_ONLY = ("allowed_media_roots", "overwrite")
+#: Durations in seconds (or ``timedelta``).
+TIMING = ("poll_interval", "timeout", "expected_render_time")
 
 
 def is_unresolved(value: Any) -> bool:
@@ -29,6 +41,82 @@ def is_unresolved(value: Any) -> bool:
     if isinstance(value, (list, tuple)):
         return any(is_unresolved(v) for v in value)
     return not isinstance(value, (int, float, bool, type(None), timedelta))
+
+
+def names_template_file(value: Any) -> bool:
+    """Whether ``value`` names a templated file holding a parameter (``segments/fr.json``)."""
+    return isinstance(value, str) and value.strip().endswith(TEMPLATE_EXT)
+
+
+def check_literals(
+    values: Mapping[str, Any], *, request_params: Collection[str], allowed_models: Sequence[str]
+) -> None:
+    """Check every value written literally in the DAG; raise every problem at once.
+
+    :param values: operator parameters as the DAG gave them. A parameter missing here is a
+        run-time value (an ``expand()`` argument, when checking ``partial()``), like one that
+        is a template, an XCom reference or a template file name: a harmless stand-in takes
+        its place so the literal values around it can still be checked.
+    :param request_params: the operator's parameters that become part of the request.
+    :param allowed_models: AIR ids the operator accepts (the first is its default).
+    :raises SyncValidationError: listing every problem found, each naming its parameter.
+    """
+    problems: list[str] = []
+
+    def check(fn: Callable[..., Any], *args: Any) -> bool:
+        try:
+            fn(*args)
+        except SyncValidationError as exc:
+            problems.extend(exc.problems)
+            return False
+        return True
+
+    def literal(name: str) -> bool:
+        return name in values and not is_unresolved(values[name])
+
+    for name in TIMING:
+        if literal(name) and values[name] not in (None, ""):
+            check(parse_seconds, values[name], name)
+    if literal("force_new_job"):
+        check(parse_flag, values["force_new_job"], "force_new_job")
+    if literal("idempotency_key"):
+        from airflow_provider_sync.idempotency import idempotency_fingerprint
+
+        check(idempotency_fingerprint, values["idempotency_key"])
+    if "allowed_media_roots" in values:
+        check(MediaRoots.parse, values["allowed_media_roots"] or (), "allowed_media_roots")
+    if "overwrite" in values and not isinstance(values["overwrite"], bool):
+        problems.append(f"overwrite: {values['overwrite']!r} is not True or False (it is not templated)")
+    if literal("max_cost"):
+        from airflow_provider_sync.pricing import parse_max_cost
+
+        check(parse_max_cost, values["max_cost"])
+    if "hook_params" in values:
+        from airflow_provider_sync.connection_form import check_hook_params
+
+        check(check_hook_params, values["hook_params"])
+    from airflow_provider_sync.object_storage import INPUT_TRANSFERS, OUTPUT_TRANSFERS, check_transfer
+
+    for name, allowed in (("input_transfer", INPUT_TRANSFERS), ("output_transfer", OUTPUT_TRANSFERS)):
+        if literal(name):
+            check(check_transfer, values[name], name, allowed)
+    params = {name: values.get(name) for name in request_params}
+    unresolved = {
+        name
+        for name in request_params
+        if not literal(name) or (name in FILE_PARAMETERS and names_template_file(values[name]))
+    }
+    if "model" not in unresolved and not check(resolve_model, params["model"], allowed_models):
+        unresolved.add("model")  # reported once; the rest is checked with the default model
+    try:
+        build_video_inference(
+            **(stand_ins(params, unresolved, allowed_models) if unresolved else params),
+            allowed_models=allowed_models,
+        ).to_payload()
+    except SyncValidationError as exc:
+        problems.extend(exc.problems)
+    if problems:
+        raise SyncValidationError(problems)
 
 
 def mapped_partial_kwargs(op: Any) -> Mapping[str, Any] | None:
@@ -110,9 +198,10 @@ def stand_ins(params: dict[str, Any], unresolved: set[str], allowed: Sequence[st
     segments = coerce_structure(out.get("segments"), "segments")
     refs = [s.get("ref") for s in segments if isinstance(s, Mapping)] if isinstance(segments, list) else []
     known: list[Any] = []
-    for name in ("audio", "speech"):
+    for name, normalise in (("audio", normalise_audio), ("speech", normalise_speech)):
         if name not in unresolved:
-            value = coerce_structure(params.get(name), name)
+            # As the request will read it: a bare source string is the input "audio-1".
+            value = normalise(params.get(name))
             if isinstance(value, list):
                 known += [i.get("id") for i in value if isinstance(i, Mapping)]
     missing = [r for r in dict.fromkeys(refs) if isinstance(r, str) and r not in known]
@@ -123,8 +212,18 @@ def stand_ins(params: dict[str, Any], unresolved: set[str], allowed: Sequence[st
         if "audio" in unresolved:
             out["audio"] = stand_in
         elif stand_in:
-            out["audio"] = (coerce_structure(out.get("audio"), "audio") or []) + stand_in
+            audio = normalise_audio(out.get("audio"))
+            out["audio"] = (audio if isinstance(audio, list) else []) + stand_in
     return out
 
 
-__all__ = ["TRUSTED_ONLY", "is_unresolved", "mapped_partial_kwargs", "path_origins", "stand_ins"]
+__all__ = [
+    "TIMING",
+    "TRUSTED_ONLY",
+    "check_literals",
+    "is_unresolved",
+    "mapped_partial_kwargs",
+    "names_template_file",
+    "path_origins",
+    "stand_ins",
+]

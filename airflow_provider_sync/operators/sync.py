@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.sdk import Asset, BaseOperator
 
-from airflow_provider_sync._compat import conf
 from airflow_provider_sync.describe import describe_request, describe_source
 from airflow_provider_sync.exceptions import (
     RunwareError,
@@ -32,12 +31,25 @@ from airflow_provider_sync.models import (
     parse_seconds,
     resolve_model,
 )
+from airflow_provider_sync.operators.parameters import (
+    CONN_ID,
+    FILE_PARAMETERS,
+    INCLUDE_COST,
+    INPUT_TRANSFER,
+    LIPSYNC_MODEL,
+    OUTPUT_TRANSFER,
+    POLL_INTERVAL,
+    REACT_MODEL,
+    TEMPLATE_EXT,
+    TIMEOUT,
+    default_deferrable,
+)
 from airflow_provider_sync.operators.parse_time import (
     TRUSTED_ONLY,
-    is_unresolved,
+    check_literals,
     mapped_partial_kwargs,
+    names_template_file,
     path_origins,
-    stand_ins,
 )
 from airflow_provider_sync.paths import MediaRoots
 from airflow_provider_sync.payloads import (
@@ -52,7 +64,9 @@ from airflow_provider_sync.pricing import parse_max_cost
 from airflow_provider_sync.url_checks import check_callback_target
 
 if TYPE_CHECKING:
-    from airflow.sdk import Context
+    import jinja2
+    from airflow.sdk import Context, XComArg
+    from airflow.sdk.definitions.mappedoperator import OperatorPartial
 
     from airflow_provider_sync.hooks.runware import RunwareHook
     from airflow_provider_sync.media_plan import MediaPlan
@@ -107,14 +121,9 @@ def _seconds(value: Any, name: str) -> float:
     return parse_seconds(value, name)
 
 
-def default_deferrable() -> bool:
-    """Whether Sync operators defer when a DAG does not say: ``[sync] default_deferrable``.
-
-    True unless the deployment turned it off. Deliberately not Airflow's
-    ``[operators] default_deferrable`` (False in a stock installation): a render takes
-    minutes, and the point of this provider is that no worker slot waits for it.
-    """
-    return conf.getboolean("sync", "default_deferrable", fallback=True)
+def _arguments(local_names: dict[str, Any]) -> dict[str, Any]:
+    """The named parameters of an ``__init__``, from ``locals()`` taken as its first statement."""
+    return {k: v for k, v in local_names.items() if k not in ("self", "kwargs", "__class__")}
 
 
 class SyncBaseOperator(BaseOperator):
@@ -123,7 +132,8 @@ class SyncBaseOperator(BaseOperator):
     Submits one ``videoInference`` job, then waits for it: deferred to the triggerer by
     default, or polling in the worker with ``deferrable=False``. Returns (and pushes to XCom)
     a JSON-able dict: ``task_uuid``, ``model``, ``status``, ``video_url``, ``video_uuid``,
-    ``cost``, ``seed``, ``output_format``, ``elapsed``.
+    ``cost``, ``seed``, ``output_format``, ``elapsed``. Its parameters are those of
+    :class:`SyncLipsyncOperator`; ``model`` has no default here.
     """
 
     allowed_models: ClassVar[tuple[str, ...]] = ()
@@ -140,6 +150,9 @@ class SyncBaseOperator(BaseOperator):
         "output_transfer",
         "max_cost",
     )
+    #: ``audio``, ``speech`` and ``segments`` may name a templated file next to the DAG that
+    #: holds their value (``segments="segments/fr.json"``): it is rendered, then parsed.
+    template_ext: Sequence[str] = TEMPLATE_EXT
     template_fields_renderers: ClassVar[dict[str, str]] = {
         "audio": "json",
         "speech": "json",
@@ -154,37 +167,38 @@ class SyncBaseOperator(BaseOperator):
     def __init__(
         self,
         *,
-        video: Any,
-        audio: Any = None,
-        speech: Any = None,
         model: str,
+        video: str | XComArg,
+        audio: str | Mapping[str, Any] | Sequence[str | Mapping[str, Any]] | XComArg | None = None,
+        speech: str | Mapping[str, Any] | Sequence[Mapping[str, Any]] | XComArg | None = None,
         sync_mode: str | None = None,
         temperature: float | str | None = None,
-        active_speaker_detection: bool | str | None = None,
+        active_speaker_detection: bool | str | Mapping[str, Any] | None = None,
         occlusion_detection_enabled: bool | str | None = None,
-        segments: Any = None,
+        segments: str | Sequence[Mapping[str, Any]] | XComArg | None = None,
         output_format: str | None = None,
         output_quality: int | str | None = None,
-        include_cost: bool = True,
-        output_path: str | None = None,
+        include_cost: bool | str = INCLUDE_COST,
+        output_path: str | XComArg | None = None,
         output_asset: Asset | str | None = None,
-        runware_conn_id: str = "runware_default",
+        runware_conn_id: str = CONN_ID,
         deferrable: bool | None = None,
-        poll_interval: float | str = 10.0,
-        timeout: float | timedelta | str = timedelta(hours=1),
+        poll_interval: float | str = POLL_INTERVAL,
+        timeout: float | timedelta | str = TIMEOUT,
         expected_render_time: float | timedelta | str | None = None,
         idempotency_key: str | None = None,
         force_new_job: bool | str = False,
         overwrite: bool = False,
-        allowed_media_roots: Sequence[str] | None = None,
+        allowed_media_roots: Sequence[str] | str | None = None,
         webhook_url: str | None = None,
         upload_endpoint: str | None = None,
-        input_transfer: str = "auto",
-        output_transfer: str = "auto",
-        tts: Any = None,
+        input_transfer: str = INPUT_TRANSFER,
+        output_transfer: str = OUTPUT_TRANSFER,
+        tts: str | Mapping[str, Any] | None = None,
         ttl: int | str | None = None,
-        safety: Any = None,
+        safety: str | Mapping[str, Any] | None = None,
         max_cost: float | str | None = None,
+        hook_params: Mapping[str, float | int] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -221,6 +235,7 @@ class SyncBaseOperator(BaseOperator):
         self.ttl = ttl
         self.safety = safety
         self.max_cost = max_cost
+        self.hook_params = dict(hook_params) if isinstance(hook_params, Mapping) else hook_params
         # What lineage reports as the output, once the video has a place.
         self._lineage_output: str | None = None
         partial = mapped_partial_kwargs(self)
@@ -231,43 +246,110 @@ class SyncBaseOperator(BaseOperator):
                     f"{name}: give it in partial(), not in expand(): a run-time value may not widen "
                     "what the task may read or write"
                 )
-        if not isinstance(overwrite, bool):
-            raise SyncValidationError(f"overwrite: {overwrite!r} is not True or False (it is not templated)")
         # Decided now, before templates are rendered: afterwards every value looks literal.
         self._path_origins = path_origins(self, partial)
-        self._check_parse_time()
+        if partial is None:
+            # A mapped task's literal values were checked when partial() was called; the
+            # expanded ones are run-time values, checked by execute with everything else.
+            self._check_literals({name: getattr(self, name) for name in self._parameter_names()})
+
+    # ------------------------------------------------------------------ parse time
+
+    @classmethod
+    def _request_param_names(cls) -> tuple[str, ...]:
+        """The parameters that become part of the request."""
+        return _REQUEST_PARAMS
+
+    @classmethod
+    def _parameter_names(cls) -> tuple[str, ...]:
+        """Every Sync parameter, request or not (not ``deferrable`` and ``output_asset``)."""
+        return (
+            *cls._request_param_names(),
+            "output_path",
+            "runware_conn_id",
+            "poll_interval",
+            "timeout",
+            "expected_render_time",
+            "idempotency_key",
+            "force_new_job",
+            "overwrite",
+            "allowed_media_roots",
+            "input_transfer",
+            "output_transfer",
+            "max_cost",
+            "hook_params",
+        )
+
+    @classmethod
+    def _check_literals(cls, values: Mapping[str, Any]) -> None:
+        """Fail at DAG parse time on literal values; run-time ones wait for ``execute``.
+
+        :raises SyncValidationError: listing every problem found.
+        """
+        check_literals(values, request_params=cls._request_param_names(), allowed_models=cls.allowed_models)
+
+    @classmethod
+    def partial(cls, **kwargs: Any) -> OperatorPartial:
+        """Airflow's ``partial()``, checking the Sync parameters written literally in it.
+
+        A typo such as ``sync_mode="remapp"`` is a DAG import error, as it is for an ordinary
+        task, instead of failing every mapped task instance at run time. Parameters left to
+        ``expand()`` are checked when each mapped task runs.
+
+        :raises SyncValidationError: listing every problem of the literal values.
+        """
+        cls._check_literals({k: v for k, v in kwargs.items() if k in cls._parameter_names()})
+        return super().partial(**kwargs)
+
+    # ------------------------------------------------------------------ templates
+
+    def resolve_template_files(self) -> None:
+        """Read the templated files named by ``audio``, ``speech`` or ``segments``.
+
+        Airflow would read any template field whose value ends in ``.json``; here only the
+        whole value of those three is a file name (a webhook URL or a speech text ending in
+        ``.json`` stays text).
+        """
+        for name in FILE_PARAMETERS:
+            value = getattr(self, name, None)
+            if names_template_file(value):
+                env = self.get_template_env()
+                try:
+                    setattr(self, name, env.loader.get_source(env, value.strip())[0])  # type: ignore[union-attr]
+                except Exception:
+                    # As Airflow does: the task fails when rendering, naming the missing file.
+                    self.log.exception("Failed to read the template file %r of %s", value, name)
+        self.prepare_template()
+
+    def _do_render_template_fields(
+        self,
+        parent: Any,
+        template_fields: Iterable[str],
+        context: Context,
+        jinja_env: jinja2.Environment,
+        seen_oids: set[int],
+    ) -> None:
+        # Airflow renders a value ending in a template extension as a file name, at any depth;
+        # here only the whole value of audio, speech and segments may be one.
+        if parent is not self:
+            super()._do_render_template_fields(parent, template_fields, context, jinja_env, seen_oids)
+            return
+        fields = list(template_fields)
+        files = [f for f in fields if f in FILE_PARAMETERS and names_template_file(getattr(self, f, None))]
+        for name in files:
+            setattr(self, name, getattr(self, name).strip())
+        self.template_ext = ()  # shadows the class's while the other fields render
+        try:
+            others = [f for f in fields if f not in files]
+            super()._do_render_template_fields(parent, others, context, jinja_env, seen_oids)
+        finally:
+            del self.template_ext
+        super()._do_render_template_fields(parent, files, context, jinja_env, seen_oids)
 
     # ------------------------------------------------------------------ request
 
     def _request_params(self) -> dict[str, Any]:
-        return {name: getattr(self, name) for name in _REQUEST_PARAMS}
-
-    def _check_parse_time(self) -> None:
-        """Fail at DAG parse time on literal values; templated ones wait for ``execute``."""
-        params = self._request_params()
-        unresolved = {k for k, v in params.items() if is_unresolved(v)}
-        for name in ("poll_interval", "timeout", "expected_render_time"):
-            value = getattr(self, name)
-            if value not in (None, "") and not is_unresolved(value):
-                _seconds(value, name)
-        if not is_unresolved(self.force_new_job):
-            parse_flag(self.force_new_job, "force_new_job")
-        if not is_unresolved(self.idempotency_key):
-            from airflow_provider_sync.idempotency import idempotency_fingerprint
-
-            idempotency_fingerprint(self.idempotency_key)
-        MediaRoots.parse(self.allowed_media_roots or (), "allowed_media_roots")
-        check_transfers(
-            *(("auto" if is_unresolved(v) else v) for v in (self.input_transfer, self.output_transfer))
-        )
-        if not is_unresolved(self.max_cost):
-            parse_max_cost(self.max_cost)
-        if not unresolved:
-            self._build(params)
-            return
-        if "model" not in unresolved:
-            resolve_model(params["model"], self.allowed_models)
-        self._build(stand_ins(params, unresolved, self.allowed_models))
+        return {name: getattr(self, name) for name in self._request_param_names()}
 
     def _build(self, params: dict[str, Any], task_uuid: str | None = None) -> dict[str, Any]:
         task = build_video_inference(**params, task_uuid=task_uuid, allowed_models=self.allowed_models)
@@ -286,10 +368,12 @@ class SyncBaseOperator(BaseOperator):
 
     @cached_property
     def hook(self) -> RunwareHook:
-        """A hook on :attr:`runware_conn_id`, made on first use (after templates rendered)."""
+        """A hook on :attr:`runware_conn_id` with :attr:`hook_params`, made on first use (after
+        templates rendered)."""
+        from airflow_provider_sync.connection_form import check_hook_params
         from airflow_provider_sync.hooks.runware import RunwareHook
 
-        return RunwareHook(self.runware_conn_id)
+        return RunwareHook(self.runware_conn_id, **check_hook_params(self.hook_params))
 
     def _close_hook(self) -> None:
         hook: RunwareHook | None = self.__dict__.pop("hook", None)
@@ -669,6 +753,11 @@ class SyncLipsyncOperator(SyncBaseOperator):
     :param speech: text to speak instead of (or besides) audio files: a list of
         ``{"id", "provider": {"name", "voiceId"}, "text"}``. sync-3: one ``{"text", "voice"}``,
         instead of ``audio`` (sync-3 takes exactly one of ``audio``, ``speech``, ``segments``).
+
+        ``audio``, ``speech`` and ``segments`` may also name a templated file next to the DAG
+        (or in its ``template_searchpath``) that holds the value as JSON: a name ending in
+        ``.json`` or ``.json-tpl``, such as ``segments="segments/fr.json"``. The file is
+        rendered with Jinja like any template, then parsed.
     :param model: ``lipsync-2`` (default), ``lipsync-2-pro`` or ``sync-3``, or their AIR ids
         (``sync:lipsync-2@1``, ``sync:lipsync-2-pro@1``, ``sync:3@0``; ``sync:lipsync@3`` is
         read as ``sync:3@0``).
@@ -704,9 +793,10 @@ class SyncLipsyncOperator(SyncBaseOperator):
         successful render emits an event on it whose ``extra`` holds the task UUID, video URL,
         output path and cost, so downstream DAGs can be scheduled on new renders.
     :param runware_conn_id: the ``runware`` connection (API key and base URL).
-    :param deferrable: wait in the triggerer, holding no worker slot (default: ``True``, or the
-        deployment's ``[sync] default_deferrable``); ``False`` polls from the worker, for
-        installations without a triggerer.
+    :param deferrable: wait in the triggerer, holding no worker slot; ``False`` polls from the
+        worker, for installations without a triggerer. Not given, the deployment decides:
+        ``[sync] default_deferrable`` if set, else Airflow's ``[operators] default_deferrable``
+        if set, else ``True``.
     :param poll_interval: seconds between status polls.
     :param timeout: how long to wait for the render (seconds or a ``timedelta``).
     :param expected_render_time: roughly how long the render should take (seconds or a
@@ -737,25 +827,72 @@ class SyncLipsyncOperator(SyncBaseOperator):
         ends (https, or http on loopback). The operator still polls.
     :param upload_endpoint: Runware's ``uploadEndpoint``: a URL Runware PUTs the finished video
         to (https, or http on loopback). When set, no presigned endpoint is made for ``output_path``.
+    :param hook_params: settings of the hook this task makes, overriding its connection's:
+        ``timeout``, ``max_attempts``, ``retry_min_wait``, ``retry_max_wait`` (limits as in
+        the connection form). They apply to the task's own requests (submission, uploads,
+        polls in the worker, the download); the triggerer polls with the connection's.
+        Not templated; checked when the DAG is parsed.
     """
 
     allowed_models = ("sync:lipsync-2@1", "sync:lipsync-2-pro@1", "sync:3@0")
     template_fields: Sequence[str] = (*SyncBaseOperator.template_fields, "edit_region")
 
-    def __init__(self, *, model: str = "lipsync-2", edit_region: str | None = None, **kwargs: Any) -> None:
-        self.edit_region = edit_region
-        super().__init__(model=model, **kwargs)
+    # Every parameter is spelled out (not passed on as **kwargs) so IDEs, type checkers and
+    # the API reference see it; tests/operators/test_signatures.py keeps the lists in step.
+    def __init__(
+        self,
+        *,
+        model: str = LIPSYNC_MODEL,
+        edit_region: str | None = None,
+        video: str | XComArg,
+        audio: str | Mapping[str, Any] | Sequence[str | Mapping[str, Any]] | XComArg | None = None,
+        speech: str | Mapping[str, Any] | Sequence[Mapping[str, Any]] | XComArg | None = None,
+        sync_mode: str | None = None,
+        temperature: float | str | None = None,
+        active_speaker_detection: bool | str | Mapping[str, Any] | None = None,
+        occlusion_detection_enabled: bool | str | None = None,
+        segments: str | Sequence[Mapping[str, Any]] | XComArg | None = None,
+        output_format: str | None = None,
+        output_quality: int | str | None = None,
+        include_cost: bool | str = INCLUDE_COST,
+        output_path: str | XComArg | None = None,
+        output_asset: Asset | str | None = None,
+        runware_conn_id: str = CONN_ID,
+        deferrable: bool | None = None,
+        poll_interval: float | str = POLL_INTERVAL,
+        timeout: float | timedelta | str = TIMEOUT,
+        expected_render_time: float | timedelta | str | None = None,
+        idempotency_key: str | None = None,
+        force_new_job: bool | str = False,
+        overwrite: bool = False,
+        allowed_media_roots: Sequence[str] | str | None = None,
+        webhook_url: str | None = None,
+        upload_endpoint: str | None = None,
+        input_transfer: str = INPUT_TRANSFER,
+        output_transfer: str = OUTPUT_TRANSFER,
+        tts: str | Mapping[str, Any] | None = None,
+        ttl: int | str | None = None,
+        safety: str | Mapping[str, Any] | None = None,
+        max_cost: float | str | None = None,
+        hook_params: Mapping[str, float | int] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        arguments = _arguments(locals())
+        self.edit_region = arguments.pop("edit_region")  # read by the shared __init__'s checks
+        super().__init__(**arguments, **kwargs)
 
-    def _request_params(self) -> dict[str, Any]:
-        return {**super()._request_params(), "edit_region": self.edit_region}
+    @classmethod
+    def _request_param_names(cls) -> tuple[str, ...]:
+        return (*_REQUEST_PARAMS, "edit_region")
 
 
 class SyncReactOperator(SyncBaseOperator):
     """Re-animate a performance (emotion, expressions, head motion) with Sync's ``react-1``.
 
-    Takes every parameter of :class:`SyncLipsyncOperator` (``segments`` is refused: Runware
-    lists it as "coming soon" for react-1) plus:
+    Takes every parameter of :class:`SyncLipsyncOperator`, with the same defaults, except that
+    ``segments`` is refused (Runware lists it as "coming soon" for react-1), plus:
 
+    :param model: ``react-1`` (default) or its AIR id ``sync:react-1@1``.
     :param edit_region: what may change: ``lips``, ``face`` (Runware's default) or ``head``.
     :param emotion_prompt: the emotion to act: ``happy``, ``sad``, ``angry``, ``disgusted``,
         ``surprised`` or ``neutral``.
@@ -767,18 +904,48 @@ class SyncReactOperator(SyncBaseOperator):
     def __init__(
         self,
         *,
-        model: str = "react-1",
+        model: str = REACT_MODEL,
         edit_region: str | None = None,
         emotion_prompt: str | None = None,
+        video: str | XComArg,
+        audio: str | Mapping[str, Any] | Sequence[str | Mapping[str, Any]] | XComArg | None = None,
+        speech: str | Mapping[str, Any] | Sequence[Mapping[str, Any]] | XComArg | None = None,
+        sync_mode: str | None = None,
+        temperature: float | str | None = None,
+        active_speaker_detection: bool | str | Mapping[str, Any] | None = None,
+        occlusion_detection_enabled: bool | str | None = None,
+        segments: str | Sequence[Mapping[str, Any]] | XComArg | None = None,
+        output_format: str | None = None,
+        output_quality: int | str | None = None,
+        include_cost: bool | str = INCLUDE_COST,
+        output_path: str | XComArg | None = None,
+        output_asset: Asset | str | None = None,
+        runware_conn_id: str = CONN_ID,
+        deferrable: bool | None = None,
+        poll_interval: float | str = POLL_INTERVAL,
+        timeout: float | timedelta | str = TIMEOUT,
+        expected_render_time: float | timedelta | str | None = None,
+        idempotency_key: str | None = None,
+        force_new_job: bool | str = False,
+        overwrite: bool = False,
+        allowed_media_roots: Sequence[str] | str | None = None,
+        webhook_url: str | None = None,
+        upload_endpoint: str | None = None,
+        input_transfer: str = INPUT_TRANSFER,
+        output_transfer: str = OUTPUT_TRANSFER,
+        tts: str | Mapping[str, Any] | None = None,
+        ttl: int | str | None = None,
+        safety: str | Mapping[str, Any] | None = None,
+        max_cost: float | str | None = None,
+        hook_params: Mapping[str, float | int] | None = None,
         **kwargs: Any,
     ) -> None:
-        self.edit_region = edit_region
-        self.emotion_prompt = emotion_prompt
-        super().__init__(model=model, **kwargs)
+        arguments = _arguments(locals())
+        # Set before the shared __init__, which checks the whole request.
+        self.edit_region = arguments.pop("edit_region")
+        self.emotion_prompt = arguments.pop("emotion_prompt")
+        super().__init__(**arguments, **kwargs)
 
-    def _request_params(self) -> dict[str, Any]:
-        return {
-            **super()._request_params(),
-            "edit_region": self.edit_region,
-            "emotion_prompt": self.emotion_prompt,
-        }
+    @classmethod
+    def _request_param_names(cls) -> tuple[str, ...]:
+        return (*_REQUEST_PARAMS, "edit_region", "emotion_prompt")

@@ -11,6 +11,10 @@ the Markdown renderer as it is and show literally:
 
 Loaded by mkdocs.yml (``plugins.mkdocstrings.handlers.python.options.extensions``); the
 docstrings in the code stay as they are, so Sphinx-minded readers of the source lose nothing.
+
+:class:`TrueDefaults` shows a parameter's default as its value where the code names a
+constant (``poll_interval=POLL_INTERVAL`` is shown as ``poll_interval=10.0``): the operators
+keep their defaults in one module, and the reader wants the value.
 """
 
 from __future__ import annotations
@@ -76,6 +80,42 @@ def _literal_blocks(text: str) -> str:
 def rst_to_markdown(text: str) -> str:
     """The docstring ``text`` with reST roles and literal blocks written as Markdown."""
     return _literal_blocks(_ROLE.sub(_role, text))
+
+
+class TrueDefaults(griffe.Extension):
+    """Replace defaults that name a module constant with the constant's value."""
+
+    def on_package(self, *, pkg: griffe.Module, loader: griffe.GriffeLoader, **kwargs: Any) -> None:
+        for function in _functions(pkg):
+            for parameter in function.parameters:
+                value = _constant_value(parameter.default, loader)
+                if value is not None:
+                    parameter.default = value
+
+
+def _functions(obj: griffe.Object) -> list[griffe.Function]:
+    found: list[griffe.Function] = []
+    for member in obj.members.values():
+        if member.is_alias:
+            continue
+        if isinstance(member, griffe.Function):
+            found.append(member)
+        elif isinstance(member, (griffe.Module, griffe.Class)):
+            found += _functions(member)
+    return found
+
+
+def _constant_value(default: Any, loader: griffe.GriffeLoader) -> Any:
+    """The value of the constant ``default`` names (an upper-case module attribute), if any."""
+    if not isinstance(default, griffe.ExprName) or not default.name.isupper():
+        return None
+    try:
+        target = loader.modules_collection[default.canonical_path]
+        if target.is_alias:
+            target = target.final_target
+    except (KeyError, griffe.AliasResolutionError, griffe.CyclicAliasError):
+        return None
+    return target.value if isinstance(target, griffe.Attribute) else None
 
 
 class RstMarkup(griffe.Extension):

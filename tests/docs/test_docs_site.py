@@ -183,6 +183,38 @@ def test_the_api_reference_documents_the_public_classes(site: Path) -> None:
     assert any("sync_mode" in t and "output_path" in t for t in tables)
 
 
+def _parameter_rows(article: str, anchor: str) -> dict[str, str]:
+    """Name -> Default cell of the first parameter table after the heading ``anchor``."""
+    start = article.index(f'id="{anchor}"')
+    table = re.search(r"<table\b.*?</table>", article[start:], re.S)
+    assert table, anchor
+    rows = re.findall(r"<tr class=\"doc-section-item\">(.*?)</tr>", table.group(0), re.S)
+    out = {}
+    for row in rows:
+        cells = [_text(c).strip() for c in re.findall(r"<td>(.*?)</td>", row, re.S)]
+        out[cells[0]] = cells[-1]
+    return out
+
+
+def test_the_api_reference_shows_the_operators_true_defaults(site: Path) -> None:
+    """Not "required" for every optional parameter (issue 19): the values users get."""
+    article = _main(site / "api" / "index.html")
+    rows = _parameter_rows(article, "airflow_provider_sync.operators.sync.SyncLipsyncOperator")
+    assert [name for name, default in rows.items() if default == "required"] == ["video"]
+    assert rows["model"] == "'lipsync-2'"
+    assert rows["poll_interval"] == "10.0"
+    assert rows["timeout"] == "timedelta(hours=1)"
+    assert rows["runware_conn_id"] == "'runware_default'"
+    assert rows["input_transfer"] == "'auto'"
+    assert rows["include_cost"] == "True"
+    assert rows["hook_params"] == "None"
+    react = _parameter_rows(article, "airflow_provider_sync.operators.sync.SyncReactOperator")
+    assert react["model"] == "'react-1'"
+    signature = _text(article[article.index('id="airflow_provider_sync.operators.sync.SyncReactOperator"') :])
+    assert "poll_interval: float | str = 10.0" in signature
+    assert "POLL_INTERVAL" not in _text(article)
+
+
 def test_the_changelog_is_a_page(site: Path) -> None:
     text = _text(_main(site / "changelog" / "index.html"))
     assert "0.1.0" in text

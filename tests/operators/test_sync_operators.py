@@ -267,22 +267,6 @@ def test_a_refused_key_fails_without_leaking_it(runware_conn: str) -> None:
     assert API_KEY not in repr(err.value.to_dict())
 
 
-def test_operators_defer_by_default_even_where_airflow_s_own_default_is_off(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.setenv("AIRFLOW__OPERATORS__DEFAULT_DEFERRABLE", "False")
-    assert lipsync().deferrable is True
-    assert lipsync(deferrable=False).deferrable is False
-
-
-def test_a_deployment_without_a_triggerer_turns_deferral_off_in_one_place(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.setenv("AIRFLOW__SYNC__DEFAULT_DEFERRABLE", "False")
-    assert lipsync().deferrable is False
-    assert lipsync(deferrable=True).deferrable is True
-
-
 def logged(caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]) -> str:
     """Everything logged so far: Airflow's structlog may write to stdout instead of logging."""
     out = capsys.readouterr()
