@@ -18,6 +18,7 @@ allows ``s3://renders/`` itself (``allowed_media_roots``), a deployment can allo
 from __future__ import annotations
 
 # --8<-- [start:example_sync_fanout]
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -88,15 +89,18 @@ with DAG(
     # --8<-- [end:howto_operator_sync_fanout]
 
     @task
-    def report(results: list[dict[str, Any]]) -> dict[str, Any]:
+    def report(results: Sequence[dict[str, Any]]) -> dict[str, Any]:
         """Sum up the batch: how many videos, what they cost, where they are."""
-        results = list(results)
-        total = round(sum(r.get("cost") or 0 for r in results), 4)
-        print(f"{len(results)} videos rendered, total cost USD {total}")
+        # A slice reads every mapped result in one request. Iterating the lazy sequence
+        # (list(results), a for loop) asks for one item past the end, and Airflow logs that
+        # as "[error] XCom not found".
+        rendered = results[:]
+        total = round(sum(r.get("cost") or 0 for r in rendered), 4)
+        print(f"{len(rendered)} videos rendered, total cost USD {total}")
         return {
-            "videos": len(results),
+            "videos": len(rendered),
             "total_cost": total,
-            "outputs": [r.get("output_path") or r["video_url"] for r in results],
+            "outputs": [r.get("output_path") or r["video_url"] for r in rendered],
         }
 
     report(renders.output)

@@ -1,0 +1,55 @@
+"""What a run logs: no error lines that are not errors (issue 19, point 16).
+
+A fan-out run logged ``[error] XCom not found ... key='return_value' offset=N`` when the
+collecting task iterated the mapped results (Airflow's lazy sequence probes one item past
+the end); a mapped task that failed validation logged ``XCom not found ... key='video_url'``
+because it failed before pushing the link's XCom. ``dag.test()`` writes the task logs to
+the test's output, which these tests read.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from airflow_provider_sync.testing.emulator import EmulatorServer
+
+from ..dag_fixtures import RunDag
+
+pytestmark = pytest.mark.integration
+
+VIDEO = "c64351d5-4c59-42f7-95e1-eace013eddab"
+
+
+def clips(n: int) -> list[dict[str, str]]:
+    return [{"name": f"ep{i}", "video": VIDEO, "audio": f"https://cdn.test/ep{i}.wav"} for i in range(n)]
+
+
+def test_a_fan_out_run_logs_no_missing_xcom(
+    emulator: EmulatorServer, run_dag: RunDag, capfd: pytest.CaptureFixture[str]
+) -> None:
+    result = run_dag("example_sync_fanout.py", {"clips": clips(3)}, deferrable=False)
+    out = capfd.readouterr()
+    logs = out.out + out.err
+    assert result.state == "success", result.tasks
+    assert result.xcom["report"]["videos"] == 3
+    assert "3 videos rendered" in logs  # the collecting task ran and its log is here
+    assert "XCom not found" not in logs
+
+
+def test_a_mapped_task_failing_validation_logs_its_error_and_no_missing_xcom(
+    emulator: EmulatorServer, run_dag: RunDag, capfd: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    batch = clips(3)
+    batch[1]["sync_mode"] = "remapp"  # from the run's conf: checked when the task runs
+    result = run_dag("example_sync_fanout.py", {"clips": batch}, deferrable=False)
+    out = capfd.readouterr()
+    logs = out.out + out.err
+    assert result.tasks["lipsync[1]"] == "failed"
+    assert result.tasks["lipsync[0]"] == result.tasks["lipsync[2]"] == "success"
+    assert "sync_mode (providerSettings.sync.syncMode): 'remapp' is not allowed" in logs
+    assert "XCom not found" not in logs
+    # Nothing was sent for the invalid clip.
+    sent = [t for t in emulator.admin.requests_tasks() if t["taskType"] == "videoInference"]
+    assert len(sent) == 2
