@@ -106,13 +106,17 @@ def _path(source: str) -> Any:
     return Path(source.removeprefix("file://")).expanduser()
 
 
-def inspect_local(source: str, field: str, kind: MediaKind, *, location: str | None = None) -> LocalMedia:
+def inspect_local(
+    source: str, field: str, kind: MediaKind, *, location: str | None = None, identify: bool = True
+) -> LocalMedia:
     """Check a file input before anything is sent: it exists, its type and size are allowed.
 
     Reads the file once to compute its content identity (see :attr:`LocalMedia.version`),
     unless its object store reports a content hash.
 
     :param location: where to read it, if not ``source`` (see :func:`paths.check_source`).
+    :param identify: compute the content identity (``False``: only check, ``version`` is the
+        size alone).
     :raises SyncValidationError: naming ``field`` and what is allowed.
     """
     types = VIDEO_TYPES if kind == "video" else AUDIO_TYPES
@@ -126,7 +130,8 @@ def inspect_local(source: str, field: str, kind: MediaKind, *, location: str | N
         )
     try:
         path = _path(location or source)
-        size, version = _size_and_identity(path, path.stat(), MAX_UPLOAD_BYTES[kind])
+        limit = MAX_UPLOAD_BYTES[kind] if identify else 0  # past the limit: not read
+        size, version = _size_and_identity(path, path.stat(), limit)
     except FileNotFoundError:
         raise SyncValidationError(f"{field}: file {shown!r} does not exist") from None
     except IsADirectoryError:
@@ -189,24 +194,37 @@ def find_local_media(
     request: dict[str, Any],
     roots: MediaRoots | None = None,
     templated: TemplatedPaths | None = None,
+    *,
+    identify: bool = True,
 ) -> list[LocalMedia]:
     """The inputs of a ``videoInference`` task that must be uploaded first (validated).
 
     :param roots: where inputs named by run-time values may be read (see :mod:`.paths`).
     :param templated: which inputs were run-time values; ``None``: all were literal.
-    :raises SyncValidationError: for a missing or refused file, before any request is sent.
+    :param identify: read each file to compute its content identity (``False`` when the run
+        fails anyway and only the paths' problems are wanted).
+    :raises SyncValidationError: listing every missing or refused file, before any request
+        is sent.
     """
     roots = roots or MediaRoots()
     inputs = request.get("inputs", {})
-    found: list[LocalMedia] = []
+    wanted: list[tuple[str, str, MediaKind, bool]] = []
     video = inputs.get("video")
     if isinstance(video, str) and not is_remote(video):
-        where = check_source(video, "video", roots, from_template=bool(templated and templated.video))
-        found.append(inspect_local(video, "video", "video", location=where))
+        wanted.append((video, "video", "video", bool(templated and templated.video)))
     for field, source, runtime in audio_sources(request, templated):
         if not is_remote(source):
+            wanted.append((source, field, "audio", runtime))
+    found: list[LocalMedia] = []
+    problems: list[str] = []
+    for source, field, kind, runtime in wanted:
+        try:
             where = check_source(source, field, roots, from_template=runtime)
-            found.append(inspect_local(source, field, "audio", location=where))
+            found.append(inspect_local(source, field, kind, location=where, identify=identify))
+        except SyncValidationError as exc:
+            problems += exc.problems
+    if problems:
+        raise SyncValidationError(problems)
     return found
 
 

@@ -219,13 +219,18 @@ def plan_media(
     output_path: Any,
     overwrite: bool,
     logger: Any = log,
+    identify: bool = True,
 ) -> MediaPlan:
     """Decide how every input reaches Runware and where the video goes; check it all now.
 
     :param origins: which of ``video``, ``audio`` and ``output_path`` are run-time values.
-    :raises SyncValidationError: a path that is refused, a missing file, or a transfer mode
-        that cannot be honoured (``presign`` for a store that cannot presign here).
+    :param identify: read local files to compute their content identity (``False`` when the
+        run fails anyway: only the problems of the paths are wanted).
+    :raises SyncValidationError: listing every problem at once: paths that are refused,
+        missing files, transfer modes that cannot be honoured (``presign`` for a store that
+        cannot presign here).
     """
+    problems: list[str] = []
     output_format = str(request.get("outputFormat") or "MP4")
     output: OutputPlace | None = None
     direct = False
@@ -236,17 +241,28 @@ def plan_media(
         # checked now only for a video the worker downloads; one Runware PUTs is checked just
         # before submitting (prepare), so that a retry re-attaching to a job that delivered
         # already finds its object instead of refusing it as "already exists".
-        location = check_output(path, roots, origins.output_path, output_format, True, None)
-        direct = _direct_output(location, request, output_transfer)
-        if not direct and not overwrite:
-            check_output(path, roots, origins.output_path, output_format, False, None)
-        output = OutputPlace(path, location, origins.output_path, overwrite)
-        if direct and overwrite and not location.endswith("/"):
-            prior_etag = _etag(location)
-    uploads = find_local_media(request, roots, origins)  # also hashes the files
+        try:
+            location = check_output(path, roots, origins.output_path, output_format, True, None)
+            direct = _direct_output(location, request, output_transfer, problems)
+            if not direct and not overwrite:
+                check_output(path, roots, origins.output_path, output_format, False, None)
+        except SyncValidationError as exc:
+            problems += exc.problems
+        else:
+            output = OutputPlace(path, location, origins.output_path, overwrite)
+            if direct and overwrite and not location.endswith("/") and identify:
+                prior_etag = _etag(location)
+    uploads: list[LocalMedia] = []
+    try:
+        uploads = find_local_media(request, roots, origins, identify=identify)  # also hashes them
+    except SyncValidationError as exc:
+        problems += exc.problems
+    presigned = _presigned_inputs(uploads, input_transfer, problems)
+    if problems:
+        raise SyncValidationError(problems)
     return MediaPlan(
         uploads=uploads,
-        presigned=_presigned_inputs(uploads, input_transfer),
+        presigned=presigned,
         output=output,
         direct_output=direct,
         output_format=output_format,
@@ -276,13 +292,16 @@ def _etag(location: str) -> str | None:
     return resp.headers.get("etag") if resp.status_code == 200 else None
 
 
-def _presigned_inputs(uploads: list[LocalMedia], mode: str) -> set[str]:
-    """The sources of ``uploads`` that go to Runware as presigned URLs (the rest are uploaded)."""
+def _presigned_inputs(uploads: list[LocalMedia], mode: str, problems: list[str]) -> set[str]:
+    """The sources of ``uploads`` that go to Runware as presigned URLs (the rest are uploaded).
+
+    Inputs that ``presign`` cannot honour are added to ``problems``.
+    """
     chosen: set[str] = set()
     for media in uploads:
         able = can_presign(media.location or media.source)
         if mode == "presign" and not able:
-            raise SyncValidationError(
+            problems.append(
                 f"{media.field}: input_transfer='presign', but {describe_source(media.source)!r} is "
                 "not in an object store that can presign here (s3:// with the Amazon provider); "
                 "use input_transfer='auto' or 'upload'"
@@ -292,13 +311,16 @@ def _presigned_inputs(uploads: list[LocalMedia], mode: str) -> set[str]:
     return chosen
 
 
-def _direct_output(location: str, request: dict[str, Any], mode: str) -> bool:
-    """Whether Runware PUTs the video straight to ``location`` through a presigned URL."""
+def _direct_output(location: str, request: dict[str, Any], mode: str, problems: list[str]) -> bool:
+    """Whether Runware PUTs the video straight to ``location`` through a presigned URL.
+
+    An output that ``presign`` cannot honour is added to ``problems``.
+    """
     if request.get("uploadEndpoint"):
         return False  # the user chose where Runware delivers; we download from videoURL
     able = can_presign(location.rstrip("/") + "/x.mp4" if location.endswith("/") else location)
     if mode == "presign" and not able:
-        raise SyncValidationError(
+        problems.append(
             f"output_path: output_transfer='presign', but {describe_source(location)!r} is not in "
             "an object store that can presign here (s3:// with the Amazon provider); use "
             "output_transfer='auto' or 'download'"

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, cast
 
 from airflow.sdk import Asset, BaseOperator
 
@@ -72,6 +74,8 @@ if TYPE_CHECKING:
     from airflow_provider_sync.media_plan import MediaPlan
     from airflow_provider_sync.output_delivery import OutputTarget
 
+T = TypeVar("T")
+
 #: Parameters that become part of the request (the others steer polling).
 _REQUEST_PARAMS = (
     "model",
@@ -124,6 +128,20 @@ def _seconds(value: Any, name: str) -> float:
 def _arguments(local_names: dict[str, Any]) -> dict[str, Any]:
     """The named parameters of an ``__init__``, from ``locals()`` taken as its first statement."""
     return {k: v for k, v in local_names.items() if k not in ("self", "kwargs", "__class__")}
+
+
+@dataclass(frozen=True)
+class _CheckedRun:
+    """What :meth:`SyncBaseOperator._checked_run` found valid: the run's request and plan."""
+
+    request: dict[str, Any]
+    plan: MediaPlan
+    poll_interval: float
+    timeout: float
+    expected: float | None
+    force_new_job: bool
+    own_key: str | None
+    output_transfer: str
 
 
 class SyncBaseOperator(BaseOperator):
@@ -391,14 +409,93 @@ class SyncBaseOperator(BaseOperator):
         finally:
             self._close_hook()  # also when deferring: TaskDeferred passes through here
 
-    def _submit_and_wait(self, context: Context) -> SyncResult:
-        from airflow_provider_sync.idempotency import (
-            JobKey,
-            idempotency_fingerprint,
-            request_fingerprint,
-            submit_or_attach,
-        )
+    def _checked_run(self) -> _CheckedRun:
+        """Everything a run needs, checked before the first request.
+
+        :raises SyncValidationError: listing every problem at once -- the request's values,
+            the timing values, every path (output and inputs) and the transfer modes -- so a
+            run does not reveal them one per try.
+        """
+        from airflow_provider_sync.connection_form import check_hook_params
+        from airflow_provider_sync.idempotency import idempotency_fingerprint
         from airflow_provider_sync.media_plan import plan_media
+
+        problems: list[str] = []
+
+        def checked(fn: Callable[..., T], *args: Any) -> T | None:
+            try:
+                return fn(*args)
+            except SyncValidationError as exc:
+                problems.extend(exc.problems)
+                return None
+
+        request = checked(self.build_request)
+        for param, wire in (("webhook_url", "webhookURL"), ("upload_endpoint", "uploadEndpoint")):
+            if request is not None and request.get(wire):
+                # Against the connection: Runware calls it with this deployment's key.
+                checked(check_callback_target, str(request[wire]), param, self.hook.base_url)
+        poll_interval = checked(_seconds, self.poll_interval, "poll_interval")
+        timeout = checked(_seconds, self.timeout, "timeout")
+        expected: float | None = None
+        if self.expected_render_time not in (None, ""):
+            expected = checked(_seconds, self.expected_render_time, "expected_render_time")
+        elif request is not None:
+            expected = estimate_render_time(request)
+        force_new_job = checked(parse_flag, self.force_new_job, "force_new_job")
+        own_key = checked(idempotency_fingerprint, self.idempotency_key)
+        transfers = checked(check_transfers, self.input_transfer, self.output_transfer)
+        checked(check_hook_params, self.hook_params)
+        checked(parse_max_cost, self.max_cost)
+        roots = checked(self._media_roots)
+        plan = None
+        if roots is not None:
+            # With an invalid request, the paths are still checked (without reading files).
+            plan = checked(
+                functools.partial(
+                    plan_media,
+                    request if request is not None else self._media_of_invalid_request(),
+                    roots=roots,
+                    origins=self._path_origins,
+                    input_transfer=transfers[0] if transfers else INPUT_TRANSFER,
+                    output_transfer=transfers[1] if transfers else OUTPUT_TRANSFER,
+                    output_path=self.output_path,
+                    overwrite=self.overwrite,
+                    logger=self.log,
+                    identify=request is not None,
+                )
+            )
+        if problems:
+            raise SyncValidationError(list(dict.fromkeys(problems)))
+        # Without problems, every check returned its value.
+        return _CheckedRun(
+            cast("dict[str, Any]", request),
+            cast("MediaPlan", plan),
+            cast(float, poll_interval),
+            cast(float, timeout),
+            expected,
+            cast(bool, force_new_job),
+            own_key,
+            transfers[1] if transfers else OUTPUT_TRANSFER,
+        )
+
+    def _media_of_invalid_request(self) -> dict[str, Any]:
+        """The media of a request that did not validate, as far as they can be read, so that
+        their paths are checked in the same run."""
+        from airflow_provider_sync.models import OUTPUT_FORMATS, normalise_audio
+
+        try:
+            audio = normalise_audio(self.audio)
+        except SyncValidationError:
+            audio = None
+        items = [a for a in audio if isinstance(a, Mapping)] if isinstance(audio, list) else []
+        fmt = self.output_format.strip().upper() if isinstance(self.output_format, str) else None
+        return {
+            "inputs": {"video": self.video if isinstance(self.video, str) else None, "audio": items},
+            "outputFormat": fmt if fmt in OUTPUT_FORMATS else None,
+        }
+
+    def _submit_and_wait(self, context: Context) -> SyncResult:
+        from airflow_provider_sync.idempotency import JobKey, request_fingerprint, submit_or_attach
 
         # Airflow evaluates extra links whenever the task stops, deferral included: an empty
         # value until the video exists keeps that lookup from logging "XCom not found".
@@ -406,30 +503,13 @@ class SyncBaseOperator(BaseOperator):
 
         # Everything is checked before the first request, uploads included: values from
         # templates fail here as literal ones failed when the DAG was parsed.
-        request = self.build_request()
-        for param, wire in (("webhook_url", "webhookURL"), ("upload_endpoint", "uploadEndpoint")):
-            if request.get(wire):
-                # Against the connection: Runware calls it with this deployment's key.
-                check_callback_target(str(request[wire]), param, self.hook.base_url)
-        poll_interval = _seconds(self.poll_interval, "poll_interval")
-        timeout = _seconds(self.timeout, "timeout")
-        expected = (
-            _seconds(self.expected_render_time, "expected_render_time")
-            if self.expected_render_time not in (None, "")
-            else estimate_render_time(request)
-        )
-        force_new_job = parse_flag(self.force_new_job, "force_new_job")
-        own_key = idempotency_fingerprint(self.idempotency_key)
-        input_transfer, output_transfer = check_transfers(self.input_transfer, self.output_transfer)
-        plan = plan_media(
-            request,
-            roots=self._media_roots(),
-            origins=self._path_origins,
-            input_transfer=input_transfer,
-            output_transfer=output_transfer,
-            output_path=self.output_path,
-            overwrite=self.overwrite,
-            logger=self.log,
+        run = self._checked_run()
+        request, plan, timeout, output_transfer = run.request, run.plan, run.timeout, run.output_transfer
+        poll_interval, expected, force_new_job, own_key = (
+            run.poll_interval,
+            run.expected,
+            run.force_new_job,
+            run.own_key,
         )
         ti = context["ti"]
         key = JobKey(
