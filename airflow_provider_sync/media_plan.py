@@ -142,6 +142,9 @@ class MediaPlan:
     logger: Any = log
     #: The ETag of the object Runware replaces (``overwrite=True``), if there was one.
     prior_etag: str | None = None
+    #: Filled by :meth:`prepare`: each uploaded file's media UUID -> which input it is, so a
+    #: job error naming the UUID can say which of the user's files it means.
+    uploaded_media: dict[str, str] = field(default_factory=dict)
 
     def delivered_to(self, task_uuid: str) -> str | None:
         """The object Runware PUTs the video of job ``task_uuid`` to, when it does."""
@@ -206,7 +209,7 @@ class MediaPlan:
                 describe_source(media.source),
                 self.input_transfer,
             )
-        return upload_inputs(task, rest, hook, self.logger)
+        return upload_inputs(task, rest, hook, self.logger, self.uploaded_media)
 
 
 def plan_media(
@@ -329,11 +332,18 @@ def _direct_output(location: str, request: dict[str, Any], mode: str, problems: 
 
 
 def upload_inputs(
-    task: dict[str, Any], uploads: list[LocalMedia], hook: RunwareHook, logger: Any = log
+    task: dict[str, Any],
+    uploads: list[LocalMedia],
+    hook: RunwareHook,
+    logger: Any = log,
+    uploaded_media: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """Upload files through the worker; return the task with their media UUIDs in place.
 
     A file named by several inputs is uploaded once.
+
+    :param uploaded_media: filled with each media UUID -> the input it came from
+        (``audio[0].source (id 'fr') /data/fr.wav``).
     """
     uploaded: dict[str, str] = {}
     for media in uploads:
@@ -343,8 +353,20 @@ def upload_inputs(
         logger.info("Uploading %s %s (%.1f MiB) to Runware", media.field, shown, media.size / 2**20)
         ack = hook.upload_media(media)
         uploaded[media.source] = str(ack["mediaUUID"])
+        if uploaded_media is not None:
+            uploaded_media[str(ack["mediaUUID"])] = f"{media.field} {shown}"
         logger.info("Uploaded %s as media %s", shown, ack["mediaUUID"])
     return replace_sources(task, uploaded) if uploaded else task
+
+
+def name_uploaded_media(message: str, uploaded_media: dict[str, str] | None) -> str:
+    """``message`` (a job error), followed by which input each media UUID it names is.
+
+    Runware (and the emulator) speak of an uploaded file by its media UUID, or by their own
+    copy of it; the user knows it as a path.
+    """
+    notes = [f"media {uuid} is {what}" for uuid, what in (uploaded_media or {}).items() if uuid in message]
+    return f"{message} ({'; '.join(notes)}, uploaded by this task)" if notes else message
 
 
 __all__ = [
@@ -353,6 +375,7 @@ __all__ = [
     "check_output",
     "check_transfers",
     "has_output_path",
+    "name_uploaded_media",
     "plan_media",
     "upload_inputs",
 ]

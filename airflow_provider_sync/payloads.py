@@ -114,6 +114,9 @@ class ResumeInfo(TypedDict):
     prior_etag: NotRequired[str | None]
     #: What set the trigger's deadline: ``timeout`` or ``execution_timeout``.
     deadline_from: NotRequired[str]
+    #: Media UUID -> which input (``audio[0].source (id 'fr') /data/fr.wav``), for the files
+    #: this try uploaded: a job error naming one says which it is.
+    uploaded_media: NotRequired[dict[str, str]]
 
 
 class DeliveryCheck(TypedDict):

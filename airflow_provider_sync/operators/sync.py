@@ -25,7 +25,7 @@ from airflow_provider_sync.job_watch import (
     format_duration,
 )
 from airflow_provider_sync.links import VIDEO_URL_XCOM_KEY, SyncOutputVideoLink
-from airflow_provider_sync.media_plan import check_transfers
+from airflow_provider_sync.media_plan import check_transfers, name_uploaded_media
 from airflow_provider_sync.models import (
     build_video_inference,
     normalise_output_format,
@@ -560,6 +560,8 @@ class SyncBaseOperator(BaseOperator):
             "prior_etag": plan.prior_etag,
             "deadline_from": deadline_from,
         }
+        if plan.uploaded_media:  # this try uploaded files: which input each one is
+            resume["uploaded_media"] = dict(plan.uploaded_media)
         if attachment.finished and attachment.state is not None:
             from airflow_provider_sync.job_watch import JobWatch
 
@@ -750,7 +752,12 @@ class SyncBaseOperator(BaseOperator):
             if resume.get("deadline_from") == "execution_timeout":
                 message += " (the task's execution_timeout came before the operator's timeout)"
             raise RunwareTimeoutError(message, task_uuid=task_uuid, code="timeout")
-        error = error_from_details(event["error"], task_uuid)
+        details = dict(event["error"])
+        # A file this try uploaded, named by its media UUID: say which input it is.
+        details["message"] = name_uploaded_media(
+            str(details.get("message") or "job failed"), resume.get("uploaded_media")
+        )
+        error = error_from_details(details, task_uuid)
         taken = undelivered_as_success(error, event, self.log)
         if taken is not None:
             # Its PUT failed: nothing to wait for.
