@@ -140,7 +140,6 @@ class _CheckedRun:
     timeout: float
     expected: float | None
     force_new_job: bool
-    own_key: str | None
     output_transfer: str
 
 
@@ -442,7 +441,7 @@ class SyncBaseOperator(BaseOperator):
         elif request is not None:
             expected = estimate_render_time(request)
         force_new_job = checked(parse_flag, self.force_new_job, "force_new_job")
-        own_key = checked(idempotency_fingerprint, self.idempotency_key)
+        checked(idempotency_fingerprint, self.idempotency_key)
         transfers = checked(check_transfers, self.input_transfer, self.output_transfer)
         checked(check_hook_params, self.hook_params)
         checked(parse_max_cost, self.max_cost)
@@ -474,7 +473,6 @@ class SyncBaseOperator(BaseOperator):
             cast(float, timeout),
             expected,
             cast(bool, force_new_job),
-            own_key,
             transfers[1] if transfers else OUTPUT_TRANSFER,
         )
 
@@ -495,7 +493,8 @@ class SyncBaseOperator(BaseOperator):
         }
 
     def _submit_and_wait(self, context: Context) -> SyncResult:
-        from airflow_provider_sync.idempotency import JobKey, request_fingerprint, submit_or_attach
+        from airflow_provider_sync.idempotency import submit_or_attach
+        from airflow_provider_sync.render import task_instance_key
 
         # Airflow evaluates extra links whenever the task stops, deferral included: an empty
         # value until the video exists keeps that lookup from logging "XCom not found".
@@ -505,22 +504,16 @@ class SyncBaseOperator(BaseOperator):
         # templates fail here as literal ones failed when the DAG was parsed.
         run = self._checked_run()
         request, plan, timeout, output_transfer = run.request, run.plan, run.timeout, run.output_transfer
-        poll_interval, expected, force_new_job, own_key = (
-            run.poll_interval,
-            run.expected,
-            run.force_new_job,
-            run.own_key,
-        )
+        poll_interval, expected = run.poll_interval, run.expected
         ti = context["ti"]
-        key = JobKey(
-            dag_id=ti.dag_id,
-            run_id=ti.run_id,
-            task_id=ti.task_id,
-            map_index=ti.map_index if ti.map_index is not None else -1,
-            fingerprint=own_key or request_fingerprint(request, plan.media_versions),
-            # A new try number means new UUIDs; a lost answer retried within this try still
-            # finds its job, since the try number does not change within it.
-            attempt=int(getattr(ti, "try_number", 0) or 0) if force_new_job else None,
+        # Named as the Python render API names its jobs: the same task instance and request
+        # re-attach to one job whichever way they were submitted.
+        key = task_instance_key(
+            ti,
+            request,
+            media_versions=plan.media_versions,
+            idempotency_key=self.idempotency_key,
+            force_new_job=run.force_new_job,
         )
         self.log.info(
             "Request for %s: video=%s, %s",
