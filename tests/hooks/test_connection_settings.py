@@ -136,3 +136,17 @@ def test_each_fields_limits_come_from_its_schema(name: str) -> None:
         check_setting(name, schema["minimum"] - 1, "x")
     with pytest.raises(SyncValidationError):
         check_setting(name, schema["maximum"] + 1, "x")
+
+
+def test_airflow_reads_the_form_declarations(airflow_home: object) -> None:
+    """What Airflow 3's UI asks for (hook_meta) is built by its ProvidersManager from ours."""
+    from airflow.providers_manager import ProvidersManager
+
+    manager = ProvidersManager()
+    widgets = manager.connection_form_widgets
+    for name in SETTINGS:
+        field = widgets[f"extra__runware__{name}"].field
+        assert field["schema"]["title"] == CONN_FIELDS[name]["label"]
+        assert field["description"] == CONN_FIELDS[name]["description"]
+        assert field["value"] is None  # no default stored in new connections
+    assert manager.field_behaviours["runware"]["relabeling"] == {"password": "API key", "host": "Base URL"}
