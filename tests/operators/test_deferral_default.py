@@ -38,6 +38,8 @@ def cfg() -> Iterator[dict[tuple[str, str], str]]:
 
 
 def write(cfg: dict[tuple[str, str], str], section: str, value: str) -> None:
+    if not conf.has_section(section):  # Airflow 3.0 has no [sync] until a value is written
+        conf.add_section(section)
     conf.set(section, "default_deferrable", value)
     cfg[(section, "default_deferrable")] = value
 

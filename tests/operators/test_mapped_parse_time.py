@@ -101,7 +101,10 @@ with DAG(dag_id="typo_in_partial", schedule=None, start_date=datetime(2025, 1, 1
 
 
 def test_the_dag_processor_reports_it_as_an_import_error(tmp_path: Path, airflow_home: Path) -> None:
-    from airflow.dag_processing.dagbag import DagBag
+    try:
+        from airflow.dag_processing.dagbag import DagBag  # 3.1 and later
+    except ImportError:
+        from airflow.models.dagbag import DagBag  # type: ignore[no-redef,attr-defined]
 
     dag_file = tmp_path / "typo_in_partial.py"
     dag_file.write_text(DAG_FILE)
