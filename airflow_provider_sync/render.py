@@ -84,16 +84,19 @@ def build_request(
     speech: Mapping[str, Any] | list[Any] | None = None,
     sync_mode: str | None = None,
     temperature: float | None = None,
-    active_speaker_detection: bool | None = None,
+    active_speaker_detection: bool | Mapping[str, Any] | None = None,
     occlusion_detection_enabled: bool | None = None,
     segments: list[Mapping[str, Any]] | None = None,
     edit_region: str | None = None,
     emotion_prompt: str | None = None,
+    tts: Mapping[str, Any] | None = None,
     output_format: str | None = None,
     output_quality: int | None = None,
     include_cost: bool = INCLUDE_COST,
     webhook_url: str | None = None,
     upload_endpoint: str | None = None,
+    ttl: int | None = None,
+    safety: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The ``videoInference`` task for these parameters, validated as the operators validate theirs.
 
@@ -116,11 +119,14 @@ def build_request(
         segments=segments,
         edit_region=edit_region,
         emotion_prompt=emotion_prompt,
+        tts=tts,
         output_format=output_format,
         output_quality=output_quality,
         include_cost=include_cost,
         webhook_url=webhook_url,
         upload_endpoint=upload_endpoint,
+        ttl=ttl,
+        safety=safety,
         allowed_models=None,  # any Sync model
     )
     return task.to_payload()

@@ -64,6 +64,10 @@ def jobs(emulator: EmulatorServer) -> list[dict[str, Any]]:
             {"model": "lipsync-2-pro", "segments": [{"start_time": 0, "end_time": 2, "ref": "audio-1"}]},
         ),
         (SyncReactOperator, {"model": "react-1", "emotion_prompt": "Sad", "edit_region": "head"}),
+        (
+            SyncLipsyncOperator,
+            {"model": "sync-3", "edit_region": "face", "ttl": 3600, "sync_mode": "cut_off"},
+        ),
     ],
 )
 def test_the_request_is_the_one_an_operator_would_send(cls: type, params: dict[str, Any]) -> None:
