@@ -9,6 +9,7 @@ the test's output, which these tests read.
 
 from __future__ import annotations
 
+import logging
 import time
 from pathlib import Path
 
@@ -44,6 +45,7 @@ def test_a_fan_out_run_logs_no_missing_xcom(
     capfd: pytest.CaptureFixture[str],
     caplog: pytest.LogCaptureFixture,
 ) -> None:
+    caplog.set_level(logging.INFO)
     since = time.time() - 1
     result = run_dag("example_sync_fanout.py", {"clips": clips(3)}, deferrable=False)
     text = logs(capfd, caplog, since)
@@ -61,6 +63,7 @@ def test_a_mapped_task_failing_validation_logs_its_error_and_no_missing_xcom(
 ) -> None:
     batch = clips(3)
     batch[1]["sync_mode"] = "remapp"  # from the run's conf: checked when the task runs
+    caplog.set_level(logging.INFO)
     since = time.time() - 1
     result = run_dag("example_sync_fanout.py", {"clips": batch}, deferrable=False)
     text = logs(capfd, caplog, since)
