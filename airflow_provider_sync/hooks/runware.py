@@ -37,6 +37,7 @@ from airflow_provider_sync.exceptions import (
     RunwareError,
     RunwareInsufficientCreditsError,
     RunwareTransientError,
+    SyncValidationError,
 )
 from airflow_provider_sync.media import CHUNK, LocalMedia, save_stream, upload_body
 from airflow_provider_sync.protocol import (
@@ -516,6 +517,10 @@ class RunwareHook(BaseHook):
             return False, f"Runware refused the API key ({_refusal(exc, probe)})."
         except RunwareError as exc:
             return False, f"Could not reach Runware at {shown}: {_refusal(exc, probe)}."
+        except SyncValidationError as exc:
+            # A field of the form out of its limits, in our own words (it names the field).
+            text = "; ".join(exc.problems)
+            return False, text.replace(f"connection {self.runware_conn_id!r}", "this connection")
         except Exception as exc:  # connection form: any failure is an answer, not a crash
             return False, f"{type(exc).__name__} while testing the connection"
         finally:

@@ -155,3 +155,16 @@ def test_airflow_reads_the_form_declarations(airflow_home: object) -> None:
         assert field["description"] == CONN_FIELDS[name]["description"]
         assert field["value"] is None  # no default stored in new connections
     assert manager.field_behaviours["runware"]["relabeling"] == {"password": "API key", "host": "Base URL"}
+
+
+def test_the_forms_test_button_names_a_field_out_of_its_limits(monkeypatch: pytest.MonkeyPatch) -> None:
+    hook = RunwareHook(connection(monkeypatch, {"max_attempts": "many", "timeout": 9999}))
+    with respx.mock(assert_all_called=False) as mock:
+        route = mock.post(URL)
+        ok, message = hook.test_connection()
+    assert ok is False
+    assert not route.called
+    assert message == (
+        "this connection: extra timeout: 9999 is out of range; give a number from 0.1 to 3600; "
+        "this connection: extra max_attempts: 'many' is not a whole number; give a whole number from 1 to 100"
+    )
