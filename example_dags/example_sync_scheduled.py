@@ -1,15 +1,19 @@
-"""Every hour, lip-sync the clips that arrived in a bucket during that hour.
+"""Every hour, lip-sync the clips that arrived in a folder or bucket during that hour.
 
-A scheduled pipeline as data platforms run it: each run lists the clips whose objects were
+A scheduled pipeline as data platforms run it: each run lists the clips whose files were
 last modified in its data interval under ``incoming/`` (a video ``<name>.mp4`` with its audio
-``<name>.wav`` beside it), renders each one in its own mapped task, and has Runware write the
-result beside them under ``renders/`` (a presigned ``uploadEndpoint``: the video never passes
-through the worker). Each render emits an event on the ``renders`` Asset, on which the second
-DAG here, ``example_sync_scheduled_review``, is scheduled.
+``<name>.wav`` beside it), renders each one in its own mapped task, and saves the result
+beside them under ``renders/``. Each render emits an event on the ``renders`` Asset, on which
+the second DAG here, ``example_sync_scheduled_review``, is scheduled.
 
-Where the clips are comes from the environment (``SYNC_EXAMPLE_INCOMING``, default
-``s3://media/incoming/``; ``SYNC_EXAMPLE_RENDERS``, default ``s3://media/renders/``): both are
-declared as allowed media roots, because the paths are computed at run time.
+Where the clips are comes from the environment: ``SYNC_EXAMPLE_INCOMING`` (an ``s3://``
+prefix or a local folder) and ``SYNC_EXAMPLE_RENDERS`` (default: ``renders/`` beside it). On
+a bucket, Runware writes each render there itself through a presigned ``uploadEndpoint``:
+the video never passes through the worker. Without them, the clips are read from a local
+folder under the deployment's first local ``[sync] allowed_media_roots`` entry,
+``<root>/example_sync_scheduled/incoming/`` (created if missing); with neither, the run
+skips with one line saying what to set. Both folders are declared as allowed media roots,
+because the paths are computed at run time.
 """
 
 from __future__ import annotations
@@ -23,9 +27,29 @@ from airflow.sdk import DAG, Asset, Param, task
 from airflow.timetables.interval import DeltaDataIntervalTimetable
 
 from airflow_provider_sync.operators.sync import SyncLipsyncOperator
+from airflow_provider_sync.paths import MediaRoots
 
-INCOMING = os.environ.get("SYNC_EXAMPLE_INCOMING", "s3://media/incoming/")
-RENDERS = os.environ.get("SYNC_EXAMPLE_RENDERS", "s3://media/renders/")
+
+def clip_folders() -> tuple[str, str] | None:
+    """Where clips arrive and renders go: the environment's, else a folder under the first
+    local allowed media root, else ``None`` (nothing configured: the run skips)."""
+    incoming = os.environ.get("SYNC_EXAMPLE_INCOMING", "")
+    if not incoming:
+        local_roots = MediaRoots.configured().local
+        if not local_roots:
+            return None
+        incoming = f"{local_roots[0] / 'example_sync_scheduled' / 'incoming'}/"
+    incoming = incoming.rstrip("/") + "/"
+    beside = incoming.rstrip("/").rsplit("/", 1)[0] + "/renders/"
+    return incoming, os.environ.get("SYNC_EXAMPLE_RENDERS") or beside
+
+
+FOLDERS = clip_folders()
+INCOMING, RENDERS = FOLDERS or ("", "")
+NOT_CONFIGURED = (
+    "No clips folder: set SYNC_EXAMPLE_INCOMING (an s3:// prefix or a local folder) or add a "
+    "local folder to [sync] allowed_media_roots (AIRFLOW__SYNC__ALLOWED_MEDIA_ROOTS)"
+)
 # A logical asset, whatever the bucket: each event's extra names the object (output_path).
 RENDERS_ASSET = Asset("sync_scheduled_renders")
 
@@ -48,6 +72,17 @@ with DAG(
         """The clips whose video arrived in this run's data interval, as operator arguments."""
         from airflow.sdk import ObjectStoragePath
 
+        try:
+            from airflow.sdk.exceptions import AirflowSkipException
+        except ImportError:  # Airflow before 3.2
+            from airflow.exceptions import AirflowSkipException  # type: ignore[no-redef]
+
+        if FOLDERS is None:
+            raise AirflowSkipException(NOT_CONFIGURED)
+        for folder in (INCOMING, RENDERS):
+            if "://" not in folder:  # a local folder: make it, so there is somewhere to put clips
+                os.makedirs(folder, exist_ok=True)
+        print(f"Looking for <name>.mp4 + <name>.wav in {INCOMING}; renders go to {RENDERS}")
         clips = []
         for video in sorted(ObjectStoragePath(INCOMING).iterdir(), key=str):
             if video.suffix.lower() != ".mp4":
@@ -78,7 +113,7 @@ with DAG(
         poll_interval="{{ params.poll_interval }}",
         output_asset=RENDERS_ASSET,
         # The paths come from a task (run-time values): say where they may point.
-        allowed_media_roots=[INCOMING, RENDERS],
+        allowed_media_roots=[root for root in (INCOMING, RENDERS) if root],
         map_index_template="{{ task.video.rsplit('/', 1)[-1] }}",
     ).expand_kwargs(arrivals())
     # --8<-- [end:howto_operator_sync_scheduled]
