@@ -6,12 +6,15 @@ which brings what the emulator needs (an ASGI server and, to render real video, 
 
 * :mod:`airflow_provider_sync.testing.emulator`: the emulator itself
   (``python -m airflow_provider_sync.testing.emulator --port 8765``);
-* :mod:`airflow_provider_sync.testing.pytest_plugin`: the ``runware_emulator`` fixture,
-  registered with pytest automatically (a ``pytest11`` entry point);
+* :mod:`airflow_provider_sync.testing.pytest_plugin`: the ``runware_emulator`` and
+  ``runware_run_dag`` fixtures, registered with pytest automatically (a ``pytest11`` entry
+  point);
 * :mod:`airflow_provider_sync.testing.dags`: run a DAG with ``dag.test()`` and read what it
   left behind (task states, XComs);
 * :mod:`airflow_provider_sync.testing.sandbox`: an isolated Airflow home with a SQLite
-  metadata database, for scripts and test suites that do not have one.
+  metadata database, for scripts and test suites that do not have one;
+* :mod:`airflow_provider_sync.testing.samples`: sample input media (a talking-head video, a
+  voice-like audio) of any length (``python -m airflow_provider_sync.testing.samples``).
 """
 
 from __future__ import annotations

@@ -33,23 +33,47 @@ class DagResult:
 
 
 def run_dag(
-    dag: DAG, conf: dict[str, Any] | None = None, *, deferrable: bool | None = None, **test_kwargs: Any
+    dag: DAG,
+    conf: dict[str, Any] | None = None,
+    *,
+    deferrable: bool | None = None,
+    poll_interval: float | None = None,
+    **test_kwargs: Any,
 ) -> DagResult:
     """Run ``dag`` once with ``dag.test()`` and return what it left behind.
 
+    ``dag.test()`` runs one task instance at a time, mapped ones included, and runs each
+    deferred task's trigger in line: three mapped renders wait one after another, so with
+    the operators' default ``poll_interval`` of 10 s they take 30 s or more. Pass
+    ``poll_interval=0.2`` to poll fast without changing the DAG.
+
+    The overrides change ``dag``'s tasks in place (load the DAG again for a run without them).
+
     :param conf: the run's ``dag_run.conf``.
     :param deferrable: force every Sync task (mapped ones included) to defer (``True``) or to
-        poll in the worker (``False``); ``None`` leaves the DAG as written. ``dag.test()``
-        runs triggers in-line, so deferred tasks work without a triggerer.
+        poll in the worker (``False``); ``None`` leaves the DAG as written. Deferred tasks
+        need no triggerer here.
+    :param poll_interval: seconds between status polls for every Sync task, mapped ones
+        included, whatever the DAG sets (a literal, a template or the default); ``None``
+        leaves the DAG as written.
     :param test_kwargs: passed on to ``dag.test()`` (``logical_date`` ...).
+    :raises SyncValidationError: for a ``poll_interval`` that is not a positive number of
+        seconds.
     """
+    overrides: dict[str, Any] = {}
     if deferrable is not None:
-        for task in dag.tasks:
-            partial = getattr(task, "partial_kwargs", None)
+        overrides["deferrable"] = deferrable
+    if poll_interval is not None:
+        from airflow_provider_sync.models import parse_seconds
+
+        overrides["poll_interval"] = parse_seconds(poll_interval, "poll_interval")
+    for task in sync_tasks(dag):
+        partial = getattr(task, "partial_kwargs", None)
+        for name, value in overrides.items():
             if isinstance(partial, dict):  # a mapped operator: its tasks are made at run time
-                partial["deferrable"] = deferrable
-            elif hasattr(task, "deferrable"):
-                task.deferrable = deferrable
+                partial[name] = value
+            else:
+                setattr(task, name, value)
     dag_run = dag.test(run_conf=conf or {}, **test_kwargs)
     return DagResult(
         dag_id=dag.dag_id,
@@ -58,3 +82,17 @@ def run_dag(
         tasks=task_states(dag.dag_id, dag_run.run_id),
         xcom=xcom_results(dag.dag_id, dag_run.run_id),
     )
+
+
+def sync_tasks(dag: DAG) -> list[Any]:
+    """The DAG's Sync operators: plain tasks and mapped ones (``partial(...).expand(...)``)."""
+    from airflow_provider_sync.operators.sync import SyncBaseOperator
+
+    found = []
+    for task in dag.tasks:
+        cls = getattr(task, "operator_class", None)  # a mapped operator names the class it maps
+        if isinstance(task, SyncBaseOperator) or (
+            isinstance(cls, type) and issubclass(cls, SyncBaseOperator)
+        ):
+            found.append(task)
+    return found

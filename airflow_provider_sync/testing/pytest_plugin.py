@@ -13,24 +13,37 @@ does not import the emulator.
     settings (``admin.configure(render_seconds=..., credit_usd=...)``) and job controls
     (``admin.complete(uuid)``, ``admin.fail(uuid, code, message)``).
 
-Renders take ``0.5`` s and produce a small JSON description instead of a video, so tests stay
-fast; ``runware_emulator.admin.configure(output="render")`` renders real video (PyAV).
+``runware_run_dag``
+    :func:`~airflow_provider_sync.testing.dags.run_dag` with the emulator in place and every
+    Sync task polling every 0.2 s (:data:`FAST_POLL_INTERVAL`), mapped ones included, whatever
+    the DAG says: ``runware_run_dag(dag, conf)``. ``dag.test()`` runs mapped task instances
+    one after another, so a DAG's 10 s default would add 10 s or more per instance.
+    ``poll_interval=None`` keeps the DAG's own.
+
+Renders take ``0.5`` s and produce a small JSON description instead of a video (the input
+media are stored but never read), so tests stay fast;
+``runware_emulator.admin.configure(output="render")`` renders real video (PyAV).
 """
 
 from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 if TYPE_CHECKING:
+    from airflow.sdk import DAG
+
+    from airflow_provider_sync.testing.dags import DagResult
     from airflow_provider_sync.testing.emulator import EmulatorServer
 
 #: Settings each test starts from.
 DEFAULTS = {"render_seconds": 0.5, "output": "metadata", "rate_limit": 0.0, "credit_usd": None}
+#: Seconds between status polls in ``runware_run_dag`` runs.
+FAST_POLL_INTERVAL = 0.2
 
 
 @pytest.fixture(scope="session")
@@ -57,3 +70,24 @@ def runware_emulator(
     conn = {"conn_type": "runware", "host": server.base_url, "password": key}
     monkeypatch.setenv("AIRFLOW_CONN_RUNWARE_DEFAULT", json.dumps(conn))
     return server
+
+
+@pytest.fixture
+def runware_run_dag(runware_emulator: EmulatorServer) -> Callable[..., DagResult]:
+    """Run a DAG against the emulator with fast polling: ``runware_run_dag(dag, conf, **kw)``.
+
+    The keywords are :func:`~airflow_provider_sync.testing.dags.run_dag`'s; ``poll_interval``
+    defaults to :data:`FAST_POLL_INTERVAL` instead of the DAG's own.
+    """
+    from airflow_provider_sync.testing.dags import run_dag
+
+    def run(
+        dag: DAG,
+        conf: dict[str, Any] | None = None,
+        *,
+        poll_interval: float | None = FAST_POLL_INTERVAL,
+        **kwargs: Any,
+    ) -> DagResult:
+        return run_dag(dag, conf, poll_interval=poll_interval, **kwargs)
+
+    return run
