@@ -14,6 +14,5 @@ with DAG("dub_trailer", schedule=None, start_date=datetime(2025, 1, 1), catchup=
         video="{{ dag_run.conf['video'] }}",
         audio="{{ dag_run.conf['audio'] }}",
         sync_mode="bounce",
-        poll_interval=0.2,
         retries=0,
     )
