@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_sync.testing.emulator import request_shape as shape
-from airflow_provider_sync.testing.emulator.remote import deliver_result, fetch, is_loopback_url
+from airflow_provider_sync.testing.emulator.remote import JobFailure, deliver_result, fetch, is_loopback_url
 
 if TYPE_CHECKING:
     from airflow_provider_sync.testing.emulator.state import EmulatorState, Job
@@ -30,7 +31,46 @@ def output_path(job: Job, state: EmulatorState) -> Path:
 
 
 def produce_output(job: Job, state: EmulatorState) -> Path:
-    """Render (or describe) the job's result into :func:`output_path`; return that path."""
+    """Render (or describe) the job's result into :func:`output_path`; return that path.
+
+    :raises JobFailure: when the job fails. Its message names inputs as the client sent
+        them (a media UUID, a URL), never the emulator's own copies of them, as Runware
+        knows nothing of where it keeps a file.
+    """
+    named: dict[Path, str] = {}  # the emulator's file of each input -> what the client sent
+    try:
+        return _produce(job, state, named)
+    except JobFailure:
+        raise
+    except Exception as exc:
+        raise JobFailure("processingFailed", f"rendering failed: {_public(exc, named, state)}") from None
+
+
+def _public(exc: BaseException, named: dict[Path, str], state: EmulatorState) -> str:
+    """``exc`` as a message with the emulator's file paths replaced by what the client sent."""
+    text = f"{type(exc).__name__}: {exc}"
+    for path, source in sorted(named.items(), key=lambda item: -len(str(item[0]))):
+        text = text.replace(str(path), source)
+    # Anything else of ours (an output being written, a sample) is nobody else's business.
+    return re.sub(rf"{re.escape(str(state.media_dir))}[^\s'\"]*", "<emulator file>", text)
+
+
+def _readable(path: Path, source: str, role: str) -> None:
+    """Fail the job, naming ``source``, unless ``path`` holds the media ``role`` needs."""
+    from airflow_provider_sync.testing.emulator.render import probe_media
+
+    try:
+        info = probe_media(path)
+    except Exception as exc:  # PyAV raises many kinds; every one means "not media we can read"
+        raise JobFailure(
+            "processingFailed", f"the {role} input {source} could not be read ({type(exc).__name__})"
+        ) from None
+    has = info.has_video if role == "video" else info.has_audio
+    if not has:
+        raise JobFailure("processingFailed", f"the {role} input {source} has no {role} stream")
+
+
+def _produce(job: Job, state: EmulatorState, named: dict[Path, str]) -> Path:
     target = output_path(job, state)
     target.parent.mkdir(parents=True, exist_ok=True)
     if state.config.output != "render":
@@ -46,10 +86,17 @@ def produce_output(job: Job, state: EmulatorState) -> Path:
 
     samples = ensure_samples(state.media_dir / "samples")
     request = job.request
-    video = resolve_source(str((request.get("inputs") or {}).get("video")), state, samples.video)
+    inputs = request.get("inputs") or {}
+    video_source = str(inputs.get("video"))
+    video = resolve_source(video_source, state, samples.video)
+    named[video] = video_source
+    _readable(video, video_source, "video")
     tracks: dict[str, Path] = {}
     for key, source in shape.audio_inputs(request):
-        tracks[key] = resolve_source(source, state, audio_fallback(source, samples.audio))
+        track = resolve_source(source, state, audio_fallback(source, samples.audio))
+        named[track] = source
+        _readable(track, source, "audio")
+        tracks[key] = track
     for key, text, voice in shape.speech_inputs(request):
         tracks[key] = speech_track({"text": text, "provider": {"voiceId": voice}}, state)
     sync = shape.settings(request)
