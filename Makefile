@@ -20,6 +20,7 @@ lint: $(STAMP)
 	$(BIN)/mypy
 
 docs: $(STAMP)
+	$(BIN)/python scripts/docs_snippets.py --check
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet --site-dir site
 
 test: lint docs

@@ -1,9 +1,11 @@
-"""The documentation site as a reader sees it: built pages, not Markdown sources.
+"""The documentation as a reader sees it: built pages, and the Markdown files on disk.
 
 The example pages once showed ``--8 < --"example_dags/..."`` instead of the DAG's code (a
-formatter had rewritten the include line) and the strict build still passed. These tests
-build the site into a temporary folder and read the HTML, so a page that shows an include
-line, reST markup or a missing region fails here.
+formatter had rewritten the include line) and the strict build still passed; read on disk
+(GitHub, an editor) they showed the include lines. The pages now hold copies of the code,
+written by ``scripts/docs_snippets.py``. These tests build the site into a temporary folder
+and read the HTML, so a page that shows an include line, reST markup or a missing region
+fails here, and they fail when a copy on disk differs from the code it copies.
 """
 
 from __future__ import annotations
@@ -228,6 +230,54 @@ def test_links_go_only_to_known_hosts(site: Path) -> None:
         for url in re.findall(r'(?:href|src)="(https?://[^"]+)"', page.read_text(encoding="utf-8")):
             hosts.add(url.split("/")[2])
     assert hosts <= KNOWN_HOSTS, f"links to unchecked hosts: {sorted(hosts - KNOWN_HOSTS)}"
+
+
+def _docs_snippets() -> Any:
+    spec = importlib.util.spec_from_file_location("docs_snippets", REPO / "scripts" / "docs_snippets.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_every_copy_of_code_on_disk_matches_its_source() -> None:
+    assert _docs_snippets().stale() == [], "run: python scripts/docs_snippets.py"
+
+
+@pytest.mark.parametrize("dag_file", DAG_FILES, ids=lambda p: p.stem)
+def test_each_example_page_on_disk_holds_its_dags_code(dag_file: Path) -> None:
+    page = (DOCS / "examples" / f"{dag_file.stem}.md").read_text(encoding="utf-8")
+    short = dag_file.stem.removeprefix("example_sync_")
+    for region in (f"howto_operator_sync_{short}", dag_file.stem):
+        marker = f"<!-- code: example_dags/{dag_file.name}:{region} -->\n"
+        assert marker in page, f"{dag_file.name}: the page does not show region {region}"
+        assert _region(dag_file, region).strip() in page.split(marker, 1)[1]
+
+
+def test_no_page_on_disk_has_an_include_line() -> None:
+    include = re.compile(r"^\s*-+\s*8\s*<\s*-+\s*[\"']", re.M)
+    found = {
+        str(page.relative_to(REPO)): include.findall(page.read_text(encoding="utf-8"))
+        for page in DOCS.rglob("*.md")
+    }
+    assert {name: hits for name, hits in found.items() if hits} == {}
+
+
+def test_a_changed_region_makes_its_copy_stale_and_a_missing_one_is_an_error() -> None:
+    snippets = _docs_snippets()
+    dag = "example_dags/example_sync_react.py"
+    page = f"Intro\n\n<!-- code: {dag}:howto_operator_sync_react -->\n```python\nold = 1\n```\n\nEnd\n"
+    fresh = snippets.render(page)
+    assert "old = 1" not in fresh
+    assert _region(EXAMPLE_DAGS / "example_sync_react.py", "howto_operator_sync_react").strip() in fresh
+    assert fresh.startswith("Intro\n\n<!-- code: ")
+    assert fresh.endswith("```\n\nEnd\n")
+    assert snippets.render(fresh) == fresh
+    with pytest.raises(snippets.SnippetError, match="no_such_region"):
+        snippets.render(f"<!-- code: {dag}:no_such_region -->\n```python\n```\n")
+    with pytest.raises(snippets.SnippetError, match="does not exist"):
+        snippets.render("<!-- include: NO_SUCH.md -->\n<!-- end include -->\n")
 
 
 def _griffe_rst() -> Any:
