@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint docs clean test-distributed check-testing-kit
+.PHONY: demo test lint docs clean test-distributed check-testing-kit airflow
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -13,6 +13,13 @@ $(STAMP): pyproject.toml constraints.txt
 
 demo: $(STAMP)
 	$(BIN)/python scripts/demo.py
+
+# Not one of the two commands: the example DAGs in a real local Airflow (API server, scheduler,
+# DAG processor, triggerer on 127.0.0.1) against the emulator, until Ctrl-C. Its home is
+# .airflow/ (kept between runs); AIRFLOW_ARGS passes options (--port, --render-seconds, --help).
+AIRFLOW_ARGS ?=
+airflow: $(STAMP)
+	$(BIN)/python -m airflow_provider_sync.testing.local_airflow --dags-folder example_dags --home .airflow $(AIRFLOW_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -49,7 +56,7 @@ check-testing-kit:
 	PYTHON=$(PYTHON) sh scripts/check_testing_kit.sh
 
 clean:
-	rm -rf $(VENV) $(DVENV) .demo site .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(DVENV) .demo .airflow site .pytest_cache .mypy_cache .ruff_cache
 
 # `make compat`: the unit tests and one example DAG on every tested Airflow x Python pair, each
 # in its own venv under .compat/ with its pins from constraints/ (docs/compatibility.md).

@@ -94,7 +94,7 @@ class DistributedStack(AirflowStack):
         self.spawn("api-server", ["api-server", "--port", str(self.port)])
         self.spawn("scheduler", ["scheduler"])
         self.spawn("dag-processor", ["dag-processor"])
-        self._wait_for_api()
+        self.wait_for_api()
         return self
 
     def __enter__(self) -> DistributedStack:
