@@ -68,7 +68,9 @@ with DAG(
 ) as dag:
 
     @task
-    def arrivals(data_interval_start: Any = None, data_interval_end: Any = None) -> list[dict[str, Any]]:
+    def arrivals(
+        data_interval_start: Any = None, data_interval_end: Any = None, dag_run: Any = None
+    ) -> list[dict[str, Any]]:
         """The clips whose video arrived in this run's data interval, as operator arguments."""
         from airflow.sdk import ObjectStoragePath
 
@@ -82,7 +84,13 @@ with DAG(
         for folder in (INCOMING, RENDERS):
             if "://" not in folder:  # a local folder: make it, so there is somewhere to put clips
                 os.makedirs(folder, exist_ok=True)
-        print(f"Looking for <name>.mp4 + <name>.wav in {INCOMING}; renders go to {RENDERS}")
+        if data_interval_end is None:  # a manual run without a logical date: the hour before it
+            data_interval_end = dag_run.run_after
+            data_interval_start = data_interval_end - timedelta(hours=1)
+        print(
+            f"Looking for <name>.mp4 + <name>.wav in {INCOMING} that arrived in "
+            f"[{data_interval_start}, {data_interval_end}); renders go to {RENDERS}"
+        )
         clips = []
         for video in sorted(ObjectStoragePath(INCOMING).iterdir(), key=str):
             if video.suffix.lower() != ".mp4":
