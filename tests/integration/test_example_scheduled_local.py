@@ -79,6 +79,25 @@ def test_without_a_bucket_the_clips_are_read_from_a_folder_under_the_allowed_roo
     assert saved["taskUUID"] == one["task_uuid"]
 
 
+def test_a_manual_run_without_a_logical_date_takes_the_hour_before_it(
+    no_bucket: None,
+    emulator: EmulatorServer,
+    airflow_home: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv(ROOTS_ENV, str(tmp_path))
+    dag = load_dag(DAG_FILE, "example_sync_scheduled")
+    incoming = tmp_path / "example_sync_scheduled" / "incoming"
+    triggered = datetime.now(timezone.utc).replace(microsecond=0)
+    _arrive(incoming, "recent", triggered - timedelta(minutes=10))
+    _arrive(incoming, "old", triggered - timedelta(hours=3))
+    # What the UI's trigger button makes in Airflow 3: no logical date, so no data interval.
+    result = run_dag(dag, {"poll_interval": 0.2}, logical_date=None, run_after=triggered)
+    assert result.state == "success", result.tasks
+    assert [r["output_path"].rsplit("/", 1)[-1] for r in result.xcom["lipsync"]] == ["recent.mp4"]
+
+
 def test_with_nothing_configured_the_run_skips_saying_what_to_set(
     no_bucket: None, emulator: EmulatorServer, airflow_home: Path, capfd: pytest.CaptureFixture[str]
 ) -> None:
