@@ -397,6 +397,11 @@ def _print_ready(
         f"DAGs from {dags}",
         "Connection runware_default: "
         + (f"kept as you set it ({conn[5:]})" if kept else f"the local emulator at {conn.split(' ', 1)[1]}"),
+        *(
+            ["  but AIRFLOW_CONN_RUNWARE_DEFAULT in your environment overrides it: unset it to use that"]
+            if "AIRFLOW_CONN_RUNWARE_DEFAULT" in stack.env
+            else []
+        ),
         f"Allowed media roots: {media} (sample clip and voice in {media}/samples)",
         f"Logs: {stack.home}/<component>.log; task logs in {stack.home}/logs",
         "",
