@@ -1,0 +1,148 @@
+"""The development venv's pins for each supported Python, and a check that each one works.
+
+``make`` installs ``.venv`` with the pins of the Python it runs: ``constraints.txt`` (frozen on
+Python 3.11, the CI's Python) or ``constraints/dev-py<X.Y>.txt`` for 3.10, 3.12 and 3.13.
+One file cannot serve them all: numpy 2.4 in ``constraints.txt`` needs Python 3.11 or newer,
+and Python 3.10 needs backports (``tomli``, ``exceptiongroup``) that 3.11 does not.
+
+    python3 scripts/dev_constraints.py                   # check every file (3.10 to 3.13)
+    python3 scripts/dev_constraints.py 3.10,3.13         # check some
+    python3 scripts/dev_constraints.py --refreeze 3.12   # re-resolve a file, then check it
+
+A check makes a fresh venv under ``.compat/dev-py<X.Y>`` with that Python, installs the
+package with its ``dev`` extra under the pins, and runs the unit tests that need Airflow,
+the sample-media tests and one example DAG end to end against the emulator.
+
+``--refreeze`` resolves the ``dev`` extra for that Python with ``uv pip compile``, seeded
+with ``constraints.txt``: uv keeps each of its versions unless that Python rules it out
+(many Airflow providers and numpy 2.4 need 3.11 on Python 3.10), then installs and freezes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from types import ModuleType
+
+REPO = Path(__file__).resolve().parent.parent
+#: The Python ``constraints.txt`` was frozen on.
+ROOT_PYTHON = "3.11"
+PYTHONS = ("3.10", "3.11", "3.12", "3.13")
+EXTRA_TESTS = ["tests/emulator_render/test_sample_media.py"]
+
+
+def constraints_for(python: str) -> Path:
+    """The pins ``make`` uses for ``python`` (``"3.12"``)."""
+    if python == ROOT_PYTHON:
+        return REPO / "constraints.txt"
+    return REPO / "constraints" / f"dev-py{python}.txt"
+
+
+def _compat() -> ModuleType:
+    """``scripts/compat.py``: the uv install, interpreter lookup and test lists it uses."""
+    spec = importlib.util.spec_from_file_location("compat", REPO / "scripts" / "compat.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["compat"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def run(python: str, refreeze: bool) -> tuple[bool, str, float]:
+    compat = _compat()
+    started = time.monotonic()
+    work = compat.WORK
+    work.mkdir(exist_ok=True)
+    venv = work / f"dev-py{python}"
+    log = work / f"dev-py{python}.log"
+    log.write_text(f"# dev pins for Python {python}\n")
+    env = compat.clean_env()
+    exe = compat.find_python(python)
+    pins = constraints_for(python)
+    if exe is None:
+        return False, f"no python{python} found (PATH or pyenv)", 0.0
+    if not refreeze and not pins.exists():
+        return False, f"{pins.relative_to(REPO)} missing (run with --refreeze)", 0.0
+    uv = compat.ensure_uv()
+    shutil.rmtree(venv, ignore_errors=True)
+    ok = compat.run_logged([str(uv), "venv", "--quiet", "--python", exe, str(venv)], log, env, 300)
+    install = [str(uv), "pip", "install", "--python", str(venv / "bin" / "python")]
+    if refreeze:
+        lock = work / f"dev-py{python}.lock.txt"
+        # uv pip compile keeps the versions already in its output file where it can.
+        lock.write_text((REPO / "constraints.txt").read_text())
+        compile_ = [str(uv), "pip", "compile", "pyproject.toml", "--extra", "dev", "--quiet"]
+        compile_ += ["--python", str(venv / "bin" / "python"), "-o", str(lock)]
+        ok = ok and compat.run_logged(compile_, log, env, 600)
+        install += ["--constraint", str(lock)]
+    else:
+        install += ["--constraint", str(pins)]
+    install += ["-e", ".[dev]"]
+    ok = ok and compat.run_logged(install, log, env, 1200)
+    if not ok:
+        return False, f"install failed, see {log.relative_to(REPO)}", time.monotonic() - started
+    if refreeze:
+        _freeze(uv, venv, python, pins, env)
+    pytest = [str(venv / "bin" / "python"), "-m", "pytest", "-p", "no:cacheprovider", "-q", "-rfE"]
+    unit = [*pytest, "-m", "not deployment and not slow", *compat.unit_tests(), *EXTRA_TESTS]
+    ok = compat.run_logged(unit, log, env, compat.RUN_TIMEOUT)
+    ok = compat.run_logged([*pytest, compat.DAG_TEST], log, env, compat.RUN_TIMEOUT) and ok
+    detail = "tests passed" if ok else f"tests failed, see {log.relative_to(REPO)}"
+    return ok, detail, time.monotonic() - started
+
+
+def _freeze(uv: Path, venv: Path, python: str, pins: Path, env: dict[str, str]) -> None:
+    frozen = subprocess.run(
+        [str(uv), "pip", "freeze", "--exclude-editable", "--python", str(venv / "bin" / "python")],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=env,
+    ).stdout
+    header = (
+        f"# The development venv's pins on Python {python} (make picks this file on that Python;\n"
+        f"# constraints.txt is Python {ROOT_PYTHON}'s). Generated by\n"
+        f"# `python3 scripts/dev_constraints.py --refreeze {python}`: the dev extra resolved with uv\n"
+        f"# (uv pip compile) keeping constraints.txt's versions where this Python allows, then frozen.\n"
+    )
+    pins.parent.mkdir(exist_ok=True)
+    pins.write_text(header + frozen)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("pythons", nargs="?", default=",".join(PYTHONS), help="e.g. 3.10,3.13")
+    parser.add_argument("--refreeze", action="store_true", help="re-resolve and rewrite the pins first")
+    args = parser.parse_args()
+    chosen = [p.strip() for p in args.pythons.split(",") if p.strip()]
+    unknown = [p for p in chosen if p not in PYTHONS]
+    if unknown:
+        raise SystemExit(
+            f"dev_constraints: unsupported Python {', '.join(unknown)}; supported: {', '.join(PYTHONS)}"
+        )
+    if args.refreeze and ROOT_PYTHON in chosen:
+        raise SystemExit(
+            f"dev_constraints: constraints.txt is pip freeze of .venv on {ROOT_PYTHON}; not re-resolved here"
+        )
+    failed = 0
+    for python in chosen:
+        print(f"dev pins for Python {python}: {constraints_for(python).relative_to(REPO)} ...", flush=True)
+        ok, detail, seconds = run(python, args.refreeze)
+        failed += not ok
+        print(
+            f"dev pins for Python {python}: {'PASS' if ok else 'FAIL'} ({detail}) in {seconds:.0f} s",
+            flush=True,
+        )
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
