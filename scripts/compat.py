@@ -94,6 +94,9 @@ MATRIX: list[Entry] = [
     Entry("3.2.2", "3.10", "2026-05-30"),
     Entry("3.2.2", "3.13", "2026-05-30"),
     Entry("3.3.2", "3.10", "2026-09-18"),
+    # The newest release on every supported Python, so each has a tested constraints file.
+    Entry("3.3.2", "3.11", "2026-09-18"),
+    Entry("3.3.2", "3.12", "2026-09-18"),
     Entry("3.3.2", "3.13", "2026-09-18", ("newest",)),
 ]
 
