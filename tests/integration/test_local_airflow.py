@@ -15,40 +15,63 @@ from airflow_provider_sync.testing.local_airflow import store_connection
 pytestmark = pytest.mark.integration
 
 
-def _runware_default() -> tuple[str | None, str | None]:
-    from airflow.models import Connection
+def _runware_default() -> tuple[str, str]:
+    """The stored host and password column as they are in the DB (the password encrypted
+    with the Airflow home's Fernet key, which this process may not have loaded)."""
     from airflow.utils.session import create_session
+    from sqlalchemy import text
 
     with create_session() as session:
-        conn = session.query(Connection).filter(Connection.conn_id == "runware_default").one()
-        return conn.host, conn.password
+        host, password = session.execute(
+            text("SELECT host, password FROM connection WHERE conn_id = 'runware_default'")
+        ).one()
+    return str(host), str(password)
+
+
+def _forget() -> None:
+    from airflow.utils.session import create_session
+    from sqlalchemy import text
+
+    with create_session() as session:
+        session.execute(text("DELETE FROM connection WHERE conn_id = 'runware_default'"))
 
 
 def test_the_connection_points_at_the_emulator_and_follows_its_port(airflow_home: Path) -> None:
     env = dict(os.environ)
-    assert store_connection(env, "http://127.0.0.1:4001/v1", "key-1") == "emulator http://127.0.0.1:4001/v1"
-    # The next start's emulator has another port: the stored connection follows it.
-    assert store_connection(env, "http://127.0.0.1:4002/v1", "key-2") == "emulator http://127.0.0.1:4002/v1"
-    assert _runware_default() == ("http://127.0.0.1:4002/v1", "key-2")
+    try:
+        said = store_connection(env, "http://127.0.0.1:4001/v1", "key-1")
+        assert said == "emulator http://127.0.0.1:4001/v1"
+        first = _runware_default()
+        # The next start's emulator has another port: the stored connection follows it.
+        said = store_connection(env, "http://127.0.0.1:4002/v1", "key-2")
+        assert said == "emulator http://127.0.0.1:4002/v1"
+        host, password = _runware_default()
+        assert host == "http://127.0.0.1:4002/v1"
+        assert password != first[1]  # the new key was stored
+    finally:
+        _forget()
 
 
 def test_a_connection_a_user_pointed_at_runware_is_kept(airflow_home: Path) -> None:
-    from airflow.models import Connection
     from airflow.utils.session import create_session
+    from sqlalchemy import text
 
     env = dict(os.environ)
     store_connection(env, "http://127.0.0.1:4001/v1", "key-1")
+    # What editing it in the UI leaves (written as stored: this process may lack the Fernet key).
     with create_session() as session:
-        conn = session.query(Connection).filter(Connection.conn_id == "runware_default").one()
-        conn.host = "https://api.runware.ai/v1"
-        conn.set_password("the-users-real-key")
+        session.execute(
+            text(
+                "UPDATE connection SET host = 'https://api.runware.ai/v1', password = 'users-own', "
+                "is_encrypted = 0 WHERE conn_id = 'runware_default'"
+            )
+        )
     try:
         said = store_connection(env, "http://127.0.0.1:4003/v1", "key-3")
         assert said == "kept https://api.runware.ai/v1"
-        assert _runware_default() == ("https://api.runware.ai/v1", "the-users-real-key")
+        assert _runware_default() == ("https://api.runware.ai/v1", "users-own")
     finally:
-        with create_session() as session:
-            session.query(Connection).filter(Connection.conn_id == "runware_default").delete()
+        _forget()
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
