@@ -14,7 +14,7 @@ DEV_CONSTRAINTS := $(if $(filter 3.11,$(PYVER)),constraints.txt,constraints/dev-
 
 $(STAMP): pyproject.toml $(DEV_CONSTRAINTS)
 	@echo "Setting up $(VENV) (Python $(PYVER), pins from $(DEV_CONSTRAINTS)): Airflow, the package and"
-	@echo "its dev tools, about 220 packages. On 2 busy cores: about 2 minutes with pip's cache, more without."
+	@echo "its dev tools, about 230 packages. On 2 busy cores: 2 to 3 minutes with pip's cache, more without."
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python scripts/pip_progress.py -c $(DEV_CONSTRAINTS) -e '.[dev]'
 	touch $(STAMP)
