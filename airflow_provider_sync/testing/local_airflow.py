@@ -127,17 +127,14 @@ class LocalAirflow:
         """Create or upgrade the metadata database."""
         migrate_db({k: v for k, v in self.env.items() if k.startswith("AIRFLOW")})
 
-    def start(self, timeout: float = 180.0) -> LocalAirflow:
-        """Migrate the database, start every component and wait until the API answers.
-
-        The API server comes first, and its task API is asked once before the scheduler
-        starts: the first answers are the slow ones, and no task should wait for them.
-        """
-        self.migrate()
+    def start(self, timeout: float = 180.0, *, migrate: bool = True) -> LocalAirflow:
+        """Migrate the database (unless ``migrate=False``: done already), start every
+        component and wait until the API server answers, its task API included."""
+        if migrate:
+            self.migrate()
         for name in COMPONENTS:
             self._launch(name)
-            if name == "api-server":
-                self.wait_for_api(timeout)
+        self.wait_for_api(timeout)
         return self
 
     def _launch(self, name: str) -> None:
@@ -365,7 +362,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             stack.migrate()
             conn = store_connection(stack.env, emulator.base_url, EMULATOR_KEY)
             print(f"Starting the API server, scheduler, DAG processor and triggerer on {stack.url} ...")
-            stack.start()
+            stack.start(migrate=False)
             user, password = stack.login()
             _print_ready(stack, user, password, conn, dags, media, time.monotonic() - started)
             while True:

@@ -28,15 +28,10 @@ def _runware_default() -> tuple[str, str]:
     return str(host), str(password)
 
 
-def _forget() -> None:
+def test_the_connection_follows_the_emulator_until_a_user_points_it_elsewhere(airflow_home: Path) -> None:
     from airflow.utils.session import create_session
     from sqlalchemy import text
 
-    with create_session() as session:
-        session.execute(text("DELETE FROM connection WHERE conn_id = 'runware_default'"))
-
-
-def test_the_connection_points_at_the_emulator_and_follows_its_port(airflow_home: Path) -> None:
     env = dict(os.environ)
     try:
         said = store_connection(env, "http://127.0.0.1:4001/v1", "key-1")
@@ -48,30 +43,21 @@ def test_the_connection_points_at_the_emulator_and_follows_its_port(airflow_home
         host, password = _runware_default()
         assert host == "http://127.0.0.1:4002/v1"
         assert password != first[1]  # the new key was stored
-    finally:
-        _forget()
-
-
-def test_a_connection_a_user_pointed_at_runware_is_kept(airflow_home: Path) -> None:
-    from airflow.utils.session import create_session
-    from sqlalchemy import text
-
-    env = dict(os.environ)
-    store_connection(env, "http://127.0.0.1:4001/v1", "key-1")
-    # What editing it in the UI leaves (written as stored: this process may lack the Fernet key).
-    with create_session() as session:
-        session.execute(
-            text(
-                "UPDATE connection SET host = 'https://api.runware.ai/v1', password = 'users-own', "
-                "is_encrypted = 0 WHERE conn_id = 'runware_default'"
+        # What editing it in the UI leaves (written as stored: this process may lack the
+        # Home's Fernet key). The next start keeps it.
+        with create_session() as session:
+            session.execute(
+                text(
+                    "UPDATE connection SET host = 'https://api.runware.ai/v1', password = 'users-own', "
+                    "is_encrypted = 0 WHERE conn_id = 'runware_default'"
+                )
             )
-        )
-    try:
         said = store_connection(env, "http://127.0.0.1:4003/v1", "key-3")
         assert said == "kept https://api.runware.ai/v1"
         assert _runware_default() == ("https://api.runware.ai/v1", "users-own")
     finally:
-        _forget()
+        with create_session() as session:
+            session.execute(text("DELETE FROM connection WHERE conn_id = 'runware_default'"))
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
