@@ -15,7 +15,7 @@ does not import the emulator.
 
 ``runware_run_dag``
     :func:`~airflow_provider_sync.testing.dags.run_dag` with the emulator in place and every
-    Sync task polling every 0.2 s (:data:`FAST_POLL_INTERVAL`), mapped ones included, whatever
+    Sync task polling every 0.2 s (:data:`FAST_POLL_SECONDS`), mapped ones included, whatever
     the DAG says: ``runware_run_dag(dag, conf)``. ``dag.test()`` runs mapped task instances
     one after another, so a DAG's 10 s default would add 10 s or more per instance.
     ``poll_interval=None`` keeps the DAG's own.
@@ -43,7 +43,7 @@ if TYPE_CHECKING:
 #: Settings each test starts from.
 DEFAULTS = {"render_seconds": 0.5, "output": "metadata", "rate_limit": 0.0, "credit_usd": None}
 #: Seconds between status polls in ``runware_run_dag`` runs.
-FAST_POLL_INTERVAL = 0.2
+FAST_POLL_SECONDS = 0.2
 
 
 @pytest.fixture(scope="session")
@@ -77,7 +77,7 @@ def runware_run_dag(runware_emulator: EmulatorServer) -> Callable[..., DagResult
     """Run a DAG against the emulator with fast polling: ``runware_run_dag(dag, conf, **kw)``.
 
     The keywords are :func:`~airflow_provider_sync.testing.dags.run_dag`'s; ``poll_interval``
-    defaults to :data:`FAST_POLL_INTERVAL` instead of the DAG's own.
+    defaults to :data:`FAST_POLL_SECONDS` instead of the DAG's own.
     """
     from airflow_provider_sync.testing.dags import run_dag
 
@@ -85,7 +85,7 @@ def runware_run_dag(runware_emulator: EmulatorServer) -> Callable[..., DagResult
         dag: DAG,
         conf: dict[str, Any] | None = None,
         *,
-        poll_interval: float | None = FAST_POLL_INTERVAL,
+        poll_interval: float | None = FAST_POLL_SECONDS,
         **kwargs: Any,
     ) -> DagResult:
         return run_dag(dag, conf, poll_interval=poll_interval, **kwargs)
