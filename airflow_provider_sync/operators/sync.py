@@ -6,7 +6,7 @@ import functools
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, cast
 
@@ -18,14 +18,10 @@ from airflow_provider_sync.exceptions import (
     RunwareTimeoutError,
     SyncValidationError,
 )
-from airflow_provider_sync.job_watch import (
-    PollSchedule,
-    estimate_render_time,
-    first_poll_delay,
-    format_duration,
-)
+from airflow_provider_sync.job_finish import DEFERRAL_MARGIN, execution_deadline
+from airflow_provider_sync.job_watch import PollSchedule, estimate_render_time, first_poll_delay
 from airflow_provider_sync.links import VIDEO_URL_XCOM_KEY, SyncOutputVideoLink
-from airflow_provider_sync.media_plan import check_transfers, name_uploaded_media
+from airflow_provider_sync.media_plan import check_transfers
 from airflow_provider_sync.models import (
     build_video_inference,
     normalise_output_format,
@@ -54,14 +50,7 @@ from airflow_provider_sync.operators.parse_time import (
     path_origins,
 )
 from airflow_provider_sync.paths import MediaRoots
-from airflow_provider_sync.payloads import (
-    DeliveryCheck,
-    JobEvent,
-    ResumeInfo,
-    SuccessEvent,
-    SyncResult,
-    error_from_details,
-)
+from airflow_provider_sync.payloads import JobEvent, ResumeInfo, SyncResult, TimeoutEvent
 from airflow_provider_sync.pricing import parse_max_cost
 from airflow_provider_sync.url_checks import check_callback_target
 
@@ -96,20 +85,6 @@ _REQUEST_PARAMS = (
     "ttl",
     "safety",
 )
-
-
-#: Seconds Airflow's own deferral timeout leaves the trigger beyond its deadline and the
-#: delivery wait, so that the trigger's event (naming the job) normally comes first.
-_DEFERRAL_MARGIN = 30.0
-
-
-def _execution_deadline(execution_timeout: timedelta | None, ti: Any, now: float) -> float | None:
-    """When the task's ``execution_timeout`` ends (epoch seconds), counted from the try's start."""
-    if execution_timeout is None:
-        return None
-    start = getattr(ti, "start_date", None)
-    began = start.timestamp() if isinstance(start, datetime) else now
-    return began + execution_timeout.total_seconds()
 
 
 def _pulled_task_uuid(context: Context) -> str:
@@ -541,7 +516,7 @@ class SyncBaseOperator(BaseOperator):
         )
         started = time.time()
         deadline, deadline_from = started + timeout, "timeout"
-        execution_ends = _execution_deadline(self.execution_timeout, ti, started)
+        execution_ends = execution_deadline(self.execution_timeout, ti, started)
         if execution_ends is not None and execution_ends < deadline:
             deadline, deadline_from = execution_ends, "execution_timeout"
         # The job (new or re-attached) PUTs its video here: the name follows from its UUID.
@@ -606,7 +581,7 @@ class SyncBaseOperator(BaseOperator):
             # deadline comes first (the earlier of timeout and execution_timeout), so this is
             # a backstop with room for the delivery wait. Airflow 3 does not apply
             # execution_timeout to a deferred task by itself.
-            timeout=timedelta(seconds=max(1.0, deadline - time.time()) + wait + _DEFERRAL_MARGIN),
+            timeout=timedelta(seconds=max(1.0, deadline - time.time()) + wait + DEFERRAL_MARGIN),
         )
 
     def _check_cost(self, request: dict[str, Any], plan: MediaPlan) -> None:
@@ -735,62 +710,31 @@ class SyncBaseOperator(BaseOperator):
             ``submit_or_attach``: cancelled, or rendered but not delivered).
         """
         from airflow_provider_sync.idempotency import kept_job_error
-        from airflow_provider_sync.output_delivery import undelivered_as_success
+        from airflow_provider_sync.job_finish import JobFinish, lineage_output
 
         task_uuid = str(event["task_uuid"])
-        if event["status"] == "success":
-            return self._succeed(event, resume, context)
-        if event["status"] == "timeout":
+
+        def timed_out(event: TimeoutEvent) -> RunwareTimeoutError:
             message = event["message"]
             if resume.get("deadline_from") == "execution_timeout":
                 message += " (the task's execution_timeout came before the operator's timeout)"
-            raise RunwareTimeoutError(message, task_uuid=task_uuid, code="timeout")
-        details = dict(event["error"])
-        # A file this try uploaded, named by its media UUID: say which input it is.
-        details["message"] = name_uploaded_media(
-            str(details.get("message") or "job failed"), resume.get("uploaded_media")
-        )
-        error = error_from_details(details, task_uuid)
-        taken = undelivered_as_success(error, event, self.log)
-        if taken is not None:
-            # Its PUT failed: nothing to wait for.
-            return self._succeed(taken, resume, context, {"status": "failed", "bytes": None, "waited": 0.0})
-        raise error if worded else kept_job_error(error, task_uuid)
+            return RunwareTimeoutError(message, task_uuid=task_uuid, code="timeout")
 
-    def _succeed(
-        self,
-        event: SuccessEvent,
-        resume: ResumeInfo,
-        context: Context,
-        delivery: DeliveryCheck | None = None,
-    ) -> SyncResult:
-        from airflow_provider_sync.output_delivery import place_output, read_success
-
-        task_uuid = str(event["task_uuid"])
-        target = self._output_target(resume)
-        result = read_success(
-            event,
+        finish = JobFinish(
+            target=self._output_target(resume),
             model=str(resume.get("model") or resolve_model(str(self.model)).air_id),
-            output_format=target.output_format,
-            base_url=lambda: self.hook.base_url,
+            hook=self.hook,
             logger=self.log,
+            output_asset=self.output_asset,
+            uploaded_media=resume.get("uploaded_media"),
         )
-        cost = f", cost USD {result['cost']}" if result["cost"] is not None else ""
-        self.log.info(
-            "Runware task %s %s after %s%s: %s",
-            task_uuid,
-            "rendered (not delivered)" if delivery and delivery["status"] == "failed" else "succeeded",
-            format_duration(float(event.get("elapsed") or 0)),
-            cost,
-            describe_source(str(result["video_url"])),
+        result = finish.finish(
+            event,
+            context,
+            timeout_error=timed_out,
+            job_error=lambda error: error if worded else kept_job_error(error, task_uuid),
         )
-        context["ti"].xcom_push(key=VIDEO_URL_XCOM_KEY, value=result["video_url"] or "")
-        result = place_output(result, target, self.hook, self.log, delivery or event.get("delivery"))
-        self._lineage_output = result.get("output_path") or result.get("video_url")
-        if self.output_asset is not None:
-            keys = ("task_uuid", "model", "video_url", "output_path", "cost")
-            extra: dict[str, Any] = {k: v for k, v in result.items() if k in keys}
-            context["outlet_events"][self.output_asset].extra = extra
+        self._lineage_output = lineage_output(result)
         return result
 
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
