@@ -25,6 +25,11 @@ Measured by importing each location on 3.0.0 to 3.0.4, 3.0.6, 3.1.0, 3.1.8, 3.2.
   and not from 3.2: :func:`is_local_path` tells a local file from object storage on both.
 * ``BaseTrigger``, ``TriggerEvent``: ``airflow.triggers.base`` on every minor up to 3.3 (not
   yet in the Task SDK); re-exported here so a future move is a one-line change.
+* ``BaseSensorOperator``, ``PokeReturnValue``: ``airflow.sdk`` since 3.0; before (Airflow 2),
+  ``airflow.sensors.base``.
+* ``AirflowSensorTimeout``, ``AirflowSkipException``, ``AirflowTaskTimeout``:
+  ``airflow.sdk.exceptions`` since 3.2, the classes its task runner and sensors catch; before,
+  ``airflow.exceptions`` (read in the Task SDK wheels 1.0.6, 1.1.8 and 1.2.2).
 
 The exception classes matter beyond their import: up to 3.1 the task runner catches
 ``airflow.exceptions.TaskDeferred`` and ``AirflowFailException``, which are different
@@ -42,9 +47,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from airflow.sdk import BaseHook, Connection, conf
+    from airflow.sdk import BaseHook, BaseSensorOperator, Connection, PokeReturnValue, conf
     from airflow.sdk._shared.secrets_masker.secrets_masker import redact
-    from airflow.sdk.exceptions import AirflowException, AirflowFailException, TaskDeferred
+    from airflow.sdk.exceptions import (
+        AirflowException,
+        AirflowFailException,
+        AirflowSensorTimeout,
+        AirflowSkipException,
+        AirflowTaskTimeout,
+        TaskDeferred,
+    )
     from airflow.sdk.log import mask_secret
     from airflow.triggers.base import BaseTrigger, TriggerEvent
 
@@ -56,6 +68,11 @@ _LOCATIONS: dict[str, tuple[str, ...]] = {
     "AirflowException": ("airflow.sdk.exceptions", "airflow.exceptions"),
     "AirflowFailException": ("airflow.sdk.exceptions", "airflow.exceptions"),
     "TaskDeferred": ("airflow.sdk.exceptions", "airflow.exceptions"),
+    "AirflowSensorTimeout": ("airflow.sdk.exceptions", "airflow.exceptions"),
+    "AirflowSkipException": ("airflow.sdk.exceptions", "airflow.exceptions"),
+    "AirflowTaskTimeout": ("airflow.sdk.exceptions", "airflow.exceptions"),
+    "BaseSensorOperator": ("airflow.sdk", "airflow.sensors.base"),
+    "PokeReturnValue": ("airflow.sdk", "airflow.sensors.base"),
     "Connection": ("airflow.sdk",),
     "mask_secret": ("airflow.sdk.log", "airflow.sdk.execution_time.secrets_masker"),
     "redact": (
@@ -160,9 +177,14 @@ def is_local_path(path: object) -> bool:
 __all__ = [
     "AirflowException",
     "AirflowFailException",
+    "AirflowSensorTimeout",
+    "AirflowSkipException",
+    "AirflowTaskTimeout",
     "BaseHook",
+    "BaseSensorOperator",
     "BaseTrigger",
     "Connection",
+    "PokeReturnValue",
     "TaskDeferred",
     "TriggerEvent",
     "aextra_dejson",

@@ -16,8 +16,12 @@ The class tree. On the right: who tries again after each one ("never" means the 
         |   +-- RunwareJobCancelledError .. never (also an AirflowFailException): the job was
         |   |                               cancelled; a retry would only re-attach to it
         |   +-- RunwareUploadFailedError .. never (also an AirflowFailException): rendered and
-        |                                   paid, but Runware's PUT to uploadEndpoint failed
+        |   |                               paid, but Runware's PUT to uploadEndpoint failed
+        |   +-- RunwareWaitedJobError ..... never (also an AirflowFailException): a job that
+        |                                   SyncRenderSensor waited for failed
         +-- RunwareTimeoutError ........... Airflow: the retry re-attaches to the same job
+            +-- RunwareSensorTimeoutError . never (also an AirflowSensorTimeout): the sensor's
+                                            ``timeout`` passed; ``soft_fail`` skips instead
 
 * :class:`SyncValidationError`: the user's parameters are wrong. Raised before any HTTP
   request is made (at DAG parse time for literal values, at the start of ``execute`` for
@@ -36,6 +40,11 @@ The class tree. On the right: who tries again after each one ("never" means the 
   themselves.
 * :class:`RunwareTimeoutError`: the operator's ``timeout`` passed; the job may still finish.
 
+:class:`~airflow_provider_sync.sensors.sync.SyncRenderSensor` never submits, so retrying it
+cannot change a job's outcome: a failed job it waited for fails it without retries (with the
+job's own class when that is never retried anyway, else :class:`RunwareWaitedJobError`), and
+its ``timeout`` is Airflow's sensor timeout (:class:`RunwareSensorTimeoutError`).
+
 Which Runware codes land in which class is listed, with sources, in ``docs/errors.md``.
 
 Every :class:`RunwareError` carries what Runware said (``code``, ``message``,
@@ -47,7 +56,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from airflow_provider_sync._compat import AirflowException, AirflowFailException
+from airflow_provider_sync._compat import AirflowException, AirflowFailException, AirflowSensorTimeout
 
 
 class SyncValidationError(ValueError, AirflowFailException):
@@ -202,4 +211,24 @@ class RunwareTimeoutError(RunwareError):
     """The job did not finish before the operator's ``timeout``.
 
     The job may still finish at Runware: the message names the task UUID to look it up.
+    """
+
+
+class RunwareWaitedJobError(RunwareJobError, AirflowFailException):
+    """A job that :class:`~airflow_provider_sync.sensors.sync.SyncRenderSensor` waited for
+    ended in error (or Runware never knew its task UUID: code ``taskNotFound``).
+
+    The sensor submits nothing, so a retry would only find the same error: Airflow fails it
+    without retries. ``code`` and ``message`` are Runware's; clearing the task that submitted
+    the job renders it again (as a new job).
+    """
+
+
+class RunwareSensorTimeoutError(RunwareTimeoutError, AirflowSensorTimeout):
+    """:class:`~airflow_provider_sync.sensors.sync.SyncRenderSensor`'s ``timeout`` passed
+    before the job ended.
+
+    An Airflow sensor timeout: the sensor fails without retries (or is skipped with
+    ``soft_fail=True``). The job may still finish at Runware: the message names its task
+    UUID, and clearing the sensor waits for the same job again.
     """

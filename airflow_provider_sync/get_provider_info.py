@@ -9,7 +9,7 @@ from airflow_provider_sync.connection_form import CONN_FIELDS, declared_ui_field
 
 
 def get_provider_info() -> dict[str, Any]:
-    """Describe the package: its connection type, hook, operators and trigger."""
+    """Describe the package: its connection type, hook, operators, sensor and trigger."""
     return {
         "package-name": "airflow-provider-sync",
         "name": "Sync (via Runware)",
@@ -35,6 +35,12 @@ def get_provider_info() -> dict[str, Any]:
             {
                 "integration-name": "Runware",
                 "python-modules": ["airflow_provider_sync.operators.sync"],
+            }
+        ],
+        "sensors": [
+            {
+                "integration-name": "Runware",
+                "python-modules": ["airflow_provider_sync.sensors.sync"],
             }
         ],
         "triggers": [

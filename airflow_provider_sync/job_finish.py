@@ -53,7 +53,7 @@ class JobFinish:
     """Ends a task that waited for a job, the same way for every task that waits.
 
     :param target: where the video goes (and whether Runware was asked to PUT it there).
-    :param model: the model's AIR id the job was submitted with.
+    :param model: the model's AIR id the job was submitted with (``None``: not known here).
     :param hook: the task's hook (downloads, and the API URL a ``videoURL`` is judged by).
     :param logger: the task's logger.
     :param output_asset: the asset whose event carries the result's summary, if any.
@@ -62,7 +62,7 @@ class JobFinish:
     """
 
     target: OutputTarget
-    model: str
+    model: str | None
     hook: RunwareHook
     logger: Any
     output_asset: Any = None

@@ -102,6 +102,9 @@ class JobWatch:
     :param deadline: wall-clock time (epoch seconds) after which we give up; ``None`` = never.
     :param started: when the wait began (epoch seconds), for elapsed-time reporting.
     :param not_found_grace: seconds of consecutive "task not found" answers tolerated.
+    :param not_found_since: when Runware last began saying "task not found" (epoch seconds),
+        for a wait that outlives this object (a sensor rescheduled between its pokes);
+        ``None``: not seen yet.
     """
 
     task_uuid: str
@@ -111,7 +114,7 @@ class JobWatch:
     polls: int = 0
     transient_failures: int = 0
     last_status: str = "submitted"
-    _not_found_since: float | None = None
+    not_found_since: float | None = None
     _last_progress: float | None = None
     _last_progress_status: str | None = None
 
@@ -162,9 +165,9 @@ class JobWatch:
         if state.status == "error":
             return self.error_event(state.error, now)
         if state.status == "not_found":
-            if self._not_found_since is None:
-                self._not_found_since = now
-            elif now - self._not_found_since >= self.not_found_grace:
+            if self.not_found_since is None:
+                self.not_found_since = now
+            elif now - self.not_found_since >= self.not_found_grace:
                 return {
                     "status": "error",
                     "task_uuid": self.task_uuid,
@@ -173,13 +176,13 @@ class JobWatch:
                         "code": "taskNotFound",
                         "message": (
                             f"Runware has not known task {self.task_uuid} for "
-                            f"{format_duration(now - self._not_found_since)}"
+                            f"{format_duration(now - self.not_found_since)}"
                         ),
                         "task_uuid": self.task_uuid,
                     },
                 }
             return None
-        self._not_found_since = None
+        self.not_found_since = None
         return None
 
     def on_failure(self, exc: Exception, now: float | None = None) -> JobEvent | None:

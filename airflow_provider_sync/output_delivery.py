@@ -111,7 +111,7 @@ def json_safe(value: Any) -> Any:
 def read_success(
     event: SuccessEvent,
     *,
-    model: str,
+    model: str | None,
     output_format: str,
     base_url: Callable[[], str],
     logger: Any,

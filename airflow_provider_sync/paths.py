@@ -39,6 +39,13 @@ CONFIG_ENV = f"AIRFLOW__{CONFIG_SECTION.upper()}__{CONFIG_OPTION.upper()}"
 #: The file name suffix each output format must be saved under.
 VIDEO_SUFFIXES: dict[str, str] = {"MP4": ".mp4", "WEBM": ".webm", "MOV": ".mov"}
 
+
+def video_format_of(name: str | None) -> str | None:
+    """The output format a file name or URL path ends in (``MP4``, ``WEBM``, ``MOV``), if any."""
+    path = str(name or "").split("?", 1)[0].split("#", 1)[0].lower()
+    return next((fmt for fmt, suffix in VIDEO_SUFFIXES.items() if path.endswith(suffix)), None)
+
+
 # fsspec protocols that are the worker's own disk: checked as local paths, not as URLs.
 _LOCAL_SCHEMES = ("file://", "local://")
 
@@ -331,4 +338,5 @@ __all__ = [
     "TemplatedPaths",
     "check_source",
     "check_target",
+    "video_format_of",
 ]

@@ -103,8 +103,9 @@ class ResumeInfo(TypedDict):
     testing kit's ``run_dag``) resumes a task with the event alone.
     """
 
-    #: The model's AIR id the job was submitted with.
-    model: str
+    #: The model's AIR id the job was submitted with (``None``: a sensor that was given the
+    #: task UUID alone does not know it).
+    model: str | None
     #: The output format sent (``MP4`` when Runware's default): names and checks the file.
     output_format: str
     #: The object Runware was asked to PUT the video to (a presigned ``uploadEndpoint``).
@@ -173,10 +174,13 @@ JobEvent: TypeAlias = SuccessEvent | ErrorEvent | TimeoutEvent
 
 
 class SyncResult(TypedDict):
-    """What a Sync operator returns (and pushes as its ``return_value`` XCom)."""
+    """What a Sync operator returns (and pushes as its ``return_value`` XCom), and what
+    :class:`~airflow_provider_sync.sensors.sync.SyncRenderSensor` returns for the same job."""
 
     task_uuid: str
-    model: str
+    #: The model's AIR id; ``None`` only from a sensor given the task UUID alone (without
+    #: the submitting operator's :class:`SyncSubmission`).
+    model: str | None
     status: Literal["success"]
     video_url: str | None
     video_uuid: str | None
@@ -189,3 +193,27 @@ class SyncResult(TypedDict):
     #: Where the video was saved, when ``output_path`` was set.
     output_path: NotRequired[str]
     output_bytes: NotRequired[int]
+
+
+class SyncSubmission(TypedDict):
+    """What a Sync operator returns with ``wait_for_completion=False``: the job it submitted
+    (or re-attached to), not yet waited for.
+
+    Hand it to :class:`~airflow_provider_sync.sensors.sync.SyncRenderSensor` as its
+    ``task_uuid`` (``task_uuid=submit.output``): besides the UUID it tells the sensor the
+    model and output format for the result, and where Runware was asked to PUT the video.
+    """
+
+    task_uuid: str
+    #: Always ``submitted``: the job is at Runware; whether it has ended is the sensor's to find.
+    status: Literal["submitted"]
+    #: ``False`` when this run re-attached to a job an earlier run submitted.
+    submitted: bool
+    #: The model's AIR id.
+    model: str
+    #: The output format sent (``MP4`` when Runware's default).
+    output_format: str
+    #: The object Runware was asked to PUT the video to (a presigned ``uploadEndpoint``).
+    delivered_to: str | None
+    #: The ETag the object at ``delivered_to`` had before the job (not the delivery).
+    prior_etag: str | None

@@ -32,6 +32,31 @@ TRUSTED_ONLY = ("allowed_media_roots", "overwrite")
 TIMING = ("poll_interval", "timeout", "expected_render_time")
 
 
+def check_trusted_only(op: Any, partial: Mapping[str, Any] | None) -> None:
+    """Refuse :data:`TRUSTED_ONLY` parameters that came from ``expand()``.
+
+    :param partial: see :func:`mapped_partial_kwargs`.
+    :raises SyncValidationError: naming the parameter.
+    """
+    for name in TRUSTED_ONLY:
+        value = getattr(op, name)
+        if partial is not None and value not in (None, False) and partial.get(name) != value:
+            raise SyncValidationError(
+                f"{name}: give it in partial(), not in expand(): a run-time value may not widen "
+                "what the task may read or write"
+            )
+
+
+def check_switch(value: Any, name: str) -> bool:
+    """``value`` of the switch ``name``, which must be ``True`` or ``False`` (it is not templated).
+
+    :raises SyncValidationError: naming the parameter.
+    """
+    if not isinstance(value, bool):
+        raise SyncValidationError(f"{name}: {value!r} is not True or False (it is not templated)")
+    return value
+
+
 def is_unresolved(value: Any) -> bool:
     """True for values only known at run time: Jinja strings, XComArgs, mapped arguments."""
     if isinstance(value, str):
@@ -85,8 +110,9 @@ def check_literals(
         check(idempotency_fingerprint, values["idempotency_key"])
     if "allowed_media_roots" in values:
         check(MediaRoots.parse, values["allowed_media_roots"] or (), "allowed_media_roots")
-    if "overwrite" in values and not isinstance(values["overwrite"], bool):
-        problems.append(f"overwrite: {values['overwrite']!r} is not True or False (it is not templated)")
+    for name in ("overwrite", "wait_for_completion"):
+        if name in values:
+            check(check_switch, values[name], name)
     if literal("max_cost"):
         from airflow_provider_sync.pricing import parse_max_cost
 
@@ -133,12 +159,23 @@ def mapped_partial_kwargs(op: Any) -> Mapping[str, Any] | None:
     return partial if isinstance(partial, Mapping) else {}
 
 
+def _expanded(op: Any, name: str, partial: Mapping[str, Any] | None) -> bool:
+    """Whether ``op``'s ``name`` came from ``expand()`` (``partial``: see :func:`mapped_partial_kwargs`)."""
+    # expand() may not repeat a partial() argument, so an equal value came from partial().
+    return partial is not None and (name not in partial or partial[name] != getattr(op, name))
+
+
+def is_run_time_value(op: Any, name: str, partial: Mapping[str, Any] | None) -> bool:
+    """Whether ``op``'s parameter ``name`` was only known at run time: a template, an XCom
+    reference, or an ``expand()`` argument. Call it at init, before templates are rendered."""
+    return _expanded(op, name, partial) or is_unresolved(getattr(op, name))
+
+
 def path_origins(op: Any, partial: Mapping[str, Any] | None) -> TemplatedPaths:
     """Which of ``video``, ``audio`` and ``output_path`` hold run-time values (checked at init)."""
 
     def expanded(name: str) -> bool:
-        # expand() may not repeat a partial() argument, so an equal value came from partial().
-        return partial is not None and (name not in partial or partial[name] != getattr(op, name))
+        return _expanded(op, name, partial)
 
     audio: bool | tuple[bool, ...]
     if expanded("audio"):
@@ -221,6 +258,9 @@ __all__ = [
     "TIMING",
     "TRUSTED_ONLY",
     "check_literals",
+    "check_switch",
+    "check_trusted_only",
+    "is_run_time_value",
     "is_unresolved",
     "mapped_partial_kwargs",
     "names_template_file",

@@ -43,14 +43,15 @@ from airflow_provider_sync.operators.parameters import (
     default_deferrable,
 )
 from airflow_provider_sync.operators.parse_time import (
-    TRUSTED_ONLY,
     check_literals,
+    check_switch,
+    check_trusted_only,
     mapped_partial_kwargs,
     names_template_file,
     path_origins,
 )
 from airflow_provider_sync.paths import MediaRoots
-from airflow_provider_sync.payloads import JobEvent, ResumeInfo, SyncResult, TimeoutEvent
+from airflow_provider_sync.payloads import JobEvent, ResumeInfo, SyncResult, SyncSubmission, TimeoutEvent
 from airflow_provider_sync.pricing import parse_max_cost
 from airflow_provider_sync.url_checks import check_callback_target
 
@@ -191,6 +192,7 @@ class SyncBaseOperator(BaseOperator):
         safety: str | Mapping[str, Any] | None = None,
         max_cost: float | str | None = None,
         hook_params: Mapping[str, float | int] | None = None,
+        wait_for_completion: bool = True,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -228,16 +230,11 @@ class SyncBaseOperator(BaseOperator):
         self.safety = safety
         self.max_cost = max_cost
         self.hook_params = dict(hook_params) if isinstance(hook_params, Mapping) else hook_params
+        self.wait_for_completion = wait_for_completion
         # What lineage reports as the output, once the video has a place.
         self._lineage_output: str | None = None
         partial = mapped_partial_kwargs(self)
-        for name in TRUSTED_ONLY:
-            value = getattr(self, name)
-            if partial is not None and value not in (None, False) and partial.get(name) != value:
-                raise SyncValidationError(
-                    f"{name}: give it in partial(), not in expand(): a run-time value may not widen "
-                    "what the task may read or write"
-                )
+        check_trusted_only(self, partial)
         # Decided now, before templates are rendered: afterwards every value looks literal.
         self._path_origins = path_origins(self, partial)
         if partial is None:
@@ -270,6 +267,7 @@ class SyncBaseOperator(BaseOperator):
             "output_transfer",
             "max_cost",
             "hook_params",
+            "wait_for_completion",
         )
 
     @classmethod
@@ -376,8 +374,9 @@ class SyncBaseOperator(BaseOperator):
         """Where run-time paths may point: ``[sync] allowed_media_roots`` plus ours."""
         return MediaRoots.configured(self.allowed_media_roots or ())
 
-    def execute(self, context: Context) -> SyncResult:
-        """Validate, submit (or re-attach to) the job, then defer or poll until it ends."""
+    def execute(self, context: Context) -> SyncResult | SyncSubmission:
+        """Validate, submit (or re-attach to) the job, then defer or poll until it ends
+        (with ``wait_for_completion=False``: return at once)."""
         try:
             return self._submit_and_wait(context)
         finally:
@@ -419,6 +418,8 @@ class SyncBaseOperator(BaseOperator):
         checked(idempotency_fingerprint, self.idempotency_key)
         transfers = checked(check_transfers, self.input_transfer, self.output_transfer)
         checked(check_hook_params, self.hook_params)
+        # Given literally it was checked at parse time; from expand() it is checked here.
+        checked(check_switch, self.wait_for_completion, "wait_for_completion")
         checked(parse_max_cost, self.max_cost)
         roots = checked(self._media_roots)
         plan = None
@@ -467,7 +468,7 @@ class SyncBaseOperator(BaseOperator):
             "outputFormat": fmt if fmt in OUTPUT_FORMATS else None,
         }
 
-    def _submit_and_wait(self, context: Context) -> SyncResult:
+    def _submit_and_wait(self, context: Context) -> SyncResult | SyncSubmission:
         from airflow_provider_sync.idempotency import submit_or_attach
         from airflow_provider_sync.render import task_instance_key
 
@@ -480,6 +481,13 @@ class SyncBaseOperator(BaseOperator):
         run = self._checked_run()
         request, plan, timeout, output_transfer = run.request, run.plan, run.timeout, run.output_transfer
         poll_interval, expected = run.poll_interval, run.expected
+        if not self.wait_for_completion and plan.output is not None and not plan.direct_output:
+            raise SyncValidationError(
+                "output_path: with wait_for_completion=False this task saves nothing, and Runware "
+                f"cannot deliver to {plan.output.path[:300]!r} itself (only to object storage this "
+                "worker can presign, with output_transfer='auto' or 'presign'); give output_path "
+                "to the SyncRenderSensor that waits for the job instead"
+            )
         ti = context["ti"]
         # Named as the Python render API names its jobs: the same task instance and request
         # re-attach to one job whichever way they were submitted.
@@ -514,6 +522,8 @@ class SyncBaseOperator(BaseOperator):
             task_uuid,
             "submitted" if attachment.submitted else "re-attached to an existing job",
         )
+        if not self.wait_for_completion:
+            return self._not_waiting(task_uuid, attachment.submitted, request, plan)
         started = time.time()
         deadline, deadline_from = started + timeout, "timeout"
         execution_ends = execution_deadline(self.execution_timeout, ti, started)
@@ -543,6 +553,27 @@ class SyncBaseOperator(BaseOperator):
         if self.deferrable:
             self._defer(task_uuid, resume, poll_interval, deadline, started, first_delay, ramp, timeout)
         return self._finish(self._poll_in_worker(task_uuid, schedule, deadline), resume, context)
+
+    def _not_waiting(
+        self, task_uuid: str, submitted: bool, request: dict[str, Any], plan: MediaPlan
+    ) -> SyncSubmission:
+        """The job, handed on as it is (``wait_for_completion=False``)."""
+        submission: SyncSubmission = {
+            "task_uuid": task_uuid,
+            "status": "submitted",
+            "submitted": submitted,
+            "model": request["model"],
+            "output_format": plan.output_format,
+            # What a sensor needs to find Runware's PUT, which only this task could sign.
+            "delivered_to": plan.delivered_to(task_uuid),
+            "prior_etag": plan.prior_etag,
+        }
+        self.log.info(
+            "Not waiting for job %s (wait_for_completion=False); SyncRenderSensor(task_uuid=...) "
+            "given this task's return value waits for it and saves its video",
+            task_uuid,
+        )
+        return submission
 
     def _defer(
         self,
@@ -856,6 +887,13 @@ class SyncLipsyncOperator(SyncBaseOperator):
         the connection form). They apply to the task's own requests (submission, uploads,
         polls in the worker, the download); the triggerer polls with the connection's.
         Not templated; checked when the DAG is parsed.
+    :param wait_for_completion: ``False`` submits the job (or re-attaches to this task
+        instance's job, as always) and returns at once, without waiting or saving anything:
+        the task's result is then a :class:`~airflow_provider_sync.payloads.SyncSubmission`
+        (``task_uuid``, ``model``, ``output_format``, and ``delivered_to`` when Runware PUTs
+        the video into ``output_path``'s bucket), to hand to
+        :class:`~airflow_provider_sync.sensors.sync.SyncRenderSensor`. ``timeout`` then only
+        bounds how long a presigned ``uploadEndpoint`` stays valid. Not templated.
     """
 
     allowed_models = ("sync:lipsync-2@1", "sync:lipsync-2-pro@1", "sync:3@0")
@@ -899,6 +937,7 @@ class SyncLipsyncOperator(SyncBaseOperator):
         safety: str | Mapping[str, Any] | None = None,
         max_cost: float | str | None = None,
         hook_params: Mapping[str, float | int] | None = None,
+        wait_for_completion: bool = True,
         **kwargs: Any,
     ) -> None:
         arguments = _arguments(locals())
@@ -962,6 +1001,7 @@ class SyncReactOperator(SyncBaseOperator):
         safety: str | Mapping[str, Any] | None = None,
         max_cost: float | str | None = None,
         hook_params: Mapping[str, float | int] | None = None,
+        wait_for_completion: bool = True,
         **kwargs: Any,
     ) -> None:
         arguments = _arguments(locals())

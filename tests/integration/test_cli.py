@@ -46,6 +46,11 @@ def test_airflow_lists_the_provider_its_hook_and_link(airflow_home: Path) -> Non
     assert "airflow_provider_sync.links.SyncOutputVideoLink" in links
     widgets = airflow("providers", "widgets", "-o", "json").stdout
     assert "timeout" in widgets
+    # Airflow's provider schema lists sensors by module, as operators and triggers.
+    [full] = json.loads(airflow("providers", "get", "airflow-provider-sync", "--full", "-o", "json").stdout)
+    assert full["sensors"] == [
+        {"integration-name": "Runware", "python-modules": ["airflow_provider_sync.sensors.sync"]}
+    ]
 
 
 def test_airflow_connections_test_uses_test_connection(
