@@ -53,7 +53,7 @@ from airflow_provider_sync.operators.parse_time import (
 from airflow_provider_sync.paths import MediaRoots, video_format_of
 
 if TYPE_CHECKING:
-    from airflow.sdk import Context
+    from airflow.sdk import Context, XComArg
 
     from airflow_provider_sync.hooks.runware import RunwareHook
     from airflow_provider_sync.output_delivery import OutputTarget
@@ -136,9 +136,9 @@ class SyncRenderSensor(BaseSensorOperator):
     def __init__(
         self,
         *,
-        task_uuid: str | Mapping[str, Any] | Any,
+        task_uuid: str | Mapping[str, Any] | XComArg,
         runware_conn_id: str = CONN_ID,
-        output_path: str | None = None,
+        output_path: str | XComArg | None = None,
         overwrite: bool = False,
         allowed_media_roots: Sequence[str] | None = None,
         output_asset: Asset | str | None = None,
@@ -433,7 +433,8 @@ class SyncRenderSensor(BaseSensorOperator):
         """The result of the job, or its error raised."""
         from airflow_provider_sync.job_finish import JobFinish, lineage_output
 
-        output_format = job.output_format or _format_of(event) or video_format_of(self.output_path) or "MP4"
+        own = str(self.output_path) if self.output_path is not None else None
+        output_format = job.output_format or _format_of(event) or video_format_of(own) or "MP4"
 
         def timed_out(event: TimeoutEvent) -> RunwareTimeoutError:
             if deadline_from == "execution_timeout":

@@ -67,6 +67,7 @@ def test_the_requests_cover_every_example_dag_every_seed_example_and_every_model
         "example_sync_speech_to_react.",
         "example_sync_fanout.",
         "example_sync_sync3.",
+        "example_sync_submit_then_wait.",
     ):
         assert any(n.startswith(dag) for n in names), dag
     assert sum(n.startswith("seed-") for n in names) == 9

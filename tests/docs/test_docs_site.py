@@ -167,6 +167,10 @@ def test_the_api_reference_documents_the_public_classes(site: Path) -> None:
         "SyncLipsyncOperator",
         "SyncReactOperator",
         "SyncBaseOperator",
+        "SyncRenderSensor",
+        "SyncSubmission",
+        "RunwareWaitedJobError",
+        "RunwareSensorTimeoutError",
         "RunwareTaskTrigger",
         "SyncValidationError",
         "RunwareError",
@@ -198,6 +202,7 @@ def test_the_api_reference_documents_the_public_classes(site: Path) -> None:
     tables = [_text(t) for t in re.findall(r"<table\b.*?</table>", article, re.S)]
     assert any("runware_conn_id" in t and "poll_interval" in t for t in tables)
     assert any("sync_mode" in t and "output_path" in t for t in tables)
+    assert any("task_uuid" in t and "poke_interval" in t and "allowed_media_roots" in t for t in tables)
 
 
 def _parameter_rows(article: str, anchor: str) -> dict[str, str]:
