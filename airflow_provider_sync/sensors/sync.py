@@ -28,6 +28,7 @@ from airflow_provider_sync._compat import (
     BaseSensorOperator,
     PokeReturnValue,
 )
+from airflow_provider_sync.connection_form import check_hook_params
 from airflow_provider_sync.exceptions import (
     RunwareAPIError,
     RunwareError,
@@ -126,6 +127,9 @@ class SyncRenderSensor(BaseSensorOperator):
         the operators'). When it passes, the sensor fails without retries, naming the job
         (:class:`~airflow_provider_sync.exceptions.RunwareSensorTimeoutError`, an Airflow
         sensor timeout: ``soft_fail=True`` skips instead); the job may still finish at Runware.
+    :param hook_params: settings of the sensor's own hook, overriding its connection's, as
+        the operators' ``hook_params`` (``timeout``, ``max_attempts``, ``retry_min_wait``,
+        ``retry_max_wait``); the triggerer polls with the connection's. Not templated.
     """
 
     template_fields: Sequence[str] = ("task_uuid", "runware_conn_id", "output_path")
@@ -145,6 +149,7 @@ class SyncRenderSensor(BaseSensorOperator):
         deferrable: bool | None = None,
         poke_interval: float | timedelta = POLL_INTERVAL,
         timeout: float | timedelta = TIMEOUT,
+        hook_params: Mapping[str, float | int] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(poke_interval=poke_interval, timeout=timeout, **kwargs)
@@ -157,6 +162,7 @@ class SyncRenderSensor(BaseSensorOperator):
         if self.output_asset is not None and self.output_asset not in self.outlets:
             self.outlets = [*self.outlets, self.output_asset]
         self.deferrable = default_deferrable() if deferrable is None else bool(deferrable)
+        self.hook_params = dict(hook_params) if isinstance(hook_params, Mapping) else hook_params
         self._lineage_output: str | None = None
         self._job: _Job | None = None
         self._watch: JobWatch | None = None
@@ -169,6 +175,7 @@ class SyncRenderSensor(BaseSensorOperator):
         parse_seconds(self.poke_interval, "poke_interval")
         parse_seconds(self.timeout, "timeout")
         MediaRoots.parse(allowed_media_roots or (), "allowed_media_roots")
+        check_hook_params(self.hook_params)
         if not is_unresolved(task_uuid):
             self._read_job()  # a literal typo is a DAG import error
 
@@ -265,10 +272,11 @@ class SyncRenderSensor(BaseSensorOperator):
 
     @cached_property
     def hook(self) -> RunwareHook:
-        """A hook on :attr:`runware_conn_id`, made on first use (after templates rendered)."""
+        """A hook on :attr:`runware_conn_id` with :attr:`hook_params`, made on first use (after
+        templates rendered)."""
         from airflow_provider_sync.hooks.runware import RunwareHook
 
-        return RunwareHook(self.runware_conn_id)
+        return RunwareHook(self.runware_conn_id, **check_hook_params(self.hook_params))
 
     def _close_hook(self) -> None:
         hook: RunwareHook | None = self.__dict__.pop("hook", None)

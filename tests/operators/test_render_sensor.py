@@ -212,6 +212,29 @@ def test_a_templated_task_uuid_rendering_none_fails_before_any_request(fake_runw
     assert fake_runware.tasks == []
 
 
+def test_the_sensors_signature_shows_its_parameters_with_the_operators_defaults() -> None:
+    import inspect
+    import re
+
+    from airflow_provider_sync.operators import parameters
+
+    params = inspect.signature(SyncRenderSensor.__init__).parameters
+    assert params["runware_conn_id"].default is parameters.CONN_ID
+    assert params["poke_interval"].default is parameters.POLL_INTERVAL
+    assert params["timeout"].default is parameters.TIMEOUT
+    assert params["task_uuid"].default is inspect.Parameter.empty
+    documented = set(re.findall(r":param (\w+):", SyncRenderSensor.__doc__ or ""))
+    assert documented == {n for n, p in params.items() if n != "self" and p.kind is p.KEYWORD_ONLY}
+
+
+def test_hook_params_are_checked_when_the_dag_is_parsed_and_reach_the_hook(runware_conn: str) -> None:
+    with pytest.raises(SyncValidationError, match="hook_params: timeout"):
+        sensor(task_uuid=UNKNOWN, hook_params={"timeout": 0})
+    # The connection says max_attempts=3.
+    assert sensor(task_uuid=UNKNOWN, hook_params={"max_attempts": 2}).hook.settings.max_attempts == 2
+    assert sensor(task_uuid=UNKNOWN).hook.settings.max_attempts == 3
+
+
 # ---------------------------------------------------------------- failures
 
 
