@@ -139,6 +139,7 @@ class JobWatch:
             "task_uuid": self.task_uuid,
             "elapsed": round(self.elapsed(now), 3),
             "polls": self.polls,
+            "last_status": self.last_status,
             "message": (
                 f"Runware task {self.task_uuid} did not finish within {format_duration(self.elapsed(now))} "
                 f"(last status: {self.last_status}). The job may still complete at Runware: "

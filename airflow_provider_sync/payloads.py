@@ -165,6 +165,8 @@ class TimeoutEvent(TypedDict):
     elapsed: float
     polls: int
     message: str
+    #: The job's status at the last poll (``processing``, or ``submitted`` before any).
+    last_status: NotRequired[str]
     resume: NotRequired[ResumeInfo]
 
 

@@ -452,7 +452,7 @@ class SyncRenderSensor(BaseSensorOperator):
                     task_uuid=job.task_uuid,
                     code="timeout",
                 )
-            return self._timed_out(job.task_uuid)
+            return self._timed_out(job.task_uuid, event.get("last_status"))
 
         finish = JobFinish(
             target=self._output_target(job, output_format),
@@ -467,8 +467,11 @@ class SyncRenderSensor(BaseSensorOperator):
         self._lineage_output = lineage_output(result)
         return result
 
-    def _timed_out(self, task_uuid: str) -> RunwareSensorTimeoutError:
-        last = f"; last status: {self._watch.last_status}" if self._watch is not None else ""
+    def _timed_out(self, task_uuid: str, last_status: str | None = None) -> RunwareSensorTimeoutError:
+        """The sensor's ``timeout`` passed: fail naming the job, which goes on at Runware."""
+        if last_status is None and self._watch is not None:
+            last_status = self._watch.last_status
+        last = f"; last status: {last_status}" if last_status else ""
         return RunwareSensorTimeoutError(
             f"Runware task {task_uuid} did not end within the sensor's timeout "
             f"({format_duration(float(self.timeout))}{last}). The job may still complete at Runware: "
