@@ -55,7 +55,7 @@ def run_dag(
         need no triggerer here.
     :param poll_interval: seconds between status polls for every Sync task, mapped ones
         included, whatever the DAG sets (a literal, a template or the default); ``None``
-        leaves the DAG as written.
+        leaves the DAG as written. A ``SyncRenderSensor``'s ``poke_interval`` follows it.
     :param test_kwargs: passed on to ``dag.test()`` (``logical_date`` ...).
     :raises SyncValidationError: for a ``poll_interval`` that is not a positive number of
         seconds.
@@ -70,6 +70,8 @@ def run_dag(
     for task in sync_tasks(dag):
         partial = getattr(task, "partial_kwargs", None)
         for name, value in overrides.items():
+            if name == "poll_interval" and _is_sensor(task):
+                name = "poke_interval"  # a sensor's name for it
             if isinstance(partial, dict):  # a mapped operator: its tasks are made at run time
                 partial[name] = value
             else:
@@ -85,14 +87,20 @@ def run_dag(
 
 
 def sync_tasks(dag: DAG) -> list[Any]:
-    """The DAG's Sync operators: plain tasks and mapped ones (``partial(...).expand(...)``)."""
+    """The DAG's Sync operators and sensors: plain tasks and mapped ones (``partial(...).expand(...)``)."""
     from airflow_provider_sync.operators.sync import SyncBaseOperator
+    from airflow_provider_sync.sensors.sync import SyncRenderSensor
 
-    found = []
-    for task in dag.tasks:
-        cls = getattr(task, "operator_class", None)  # a mapped operator names the class it maps
-        if isinstance(task, SyncBaseOperator) or (
-            isinstance(cls, type) and issubclass(cls, SyncBaseOperator)
-        ):
-            found.append(task)
-    return found
+    return [task for task in dag.tasks if _is(task, (SyncBaseOperator, SyncRenderSensor))]
+
+
+def _is_sensor(task: Any) -> bool:
+    from airflow_provider_sync.sensors.sync import SyncRenderSensor
+
+    return _is(task, (SyncRenderSensor,))
+
+
+def _is(task: Any, classes: tuple[type, ...]) -> bool:
+    """Whether ``task`` is one of ``classes``, or a mapped task of one."""
+    cls = getattr(task, "operator_class", None)  # a mapped operator names the class it maps
+    return isinstance(task, classes) or (isinstance(cls, type) and issubclass(cls, classes))

@@ -24,26 +24,17 @@ from ..conftest import EXAMPLE_DAGS
 from ..dag_fixtures import write_dag
 from ..operators.conftest import FakeTI
 from ..reliability.conftest import run_to_end
+from .test_run_dag_overrides import trigger_intervals  # noqa: F401
 
 pytestmark = pytest.mark.integration
 
 VIDEO = "c64351d5-4c59-42f7-95e1-eace013eddab"
 
 
-def fast(dag: Any) -> Any:
-    """Poll every 0.2 s: the sensors' poke_interval is not templated."""
-    for task in dag.tasks:
-        partial = getattr(task, "partial_kwargs", None)
-        if hasattr(task, "poke_interval"):
-            task.poke_interval = 0.2
-        elif isinstance(partial, dict) and "poke_interval" in partial:
-            partial["poke_interval"] = 0.2
-    return dag
-
-
 def run_example(conf: dict[str, Any], deferrable: bool) -> DagResult:
-    dag = fast(load_dag(EXAMPLE_DAGS / "example_sync_submit_then_wait.py"))
-    return run_dag_once(dag, conf, deferrable=deferrable)
+    # The sensors' poke_interval (10 s in the DAG) follows run_dag's poll_interval.
+    dag = load_dag(EXAMPLE_DAGS / "example_sync_submit_then_wait.py")
+    return run_dag_once(dag, conf, deferrable=deferrable, poll_interval=0.2)
 
 
 @pytest.fixture
@@ -77,6 +68,7 @@ def test_the_example_submits_every_clip_then_waits_for_each(
     airflow_home: Path,
     tmp_path: Path,
     trigger_runs: list[str],
+    trigger_intervals: list[float],  # noqa: F811
     ends_once_waited_for: list[str],
     deferrable: bool,
     monkeypatch: pytest.MonkeyPatch,
@@ -109,6 +101,8 @@ def test_the_example_submits_every_clip_then_waits_for_each(
     # triggers (the submitting tasks never do), worker ones polled again.
     assert sorted(ends_once_waited_for) == sorted(j["task_uuid"] for j in jobs)
     assert sorted(trigger_runs) == (sorted(ends_once_waited_for) if deferrable else [])
+    # The sensors' triggers polled every 0.2 s, as run_dag said (the DAG says 10 s).
+    assert set(trigger_intervals) == ({0.2} if deferrable else set())
     report = result.xcom["collect"]
     assert report["videos"] == 4
     assert report["total_cost"] == pytest.approx(sum(r["cost"] for r in renders))
@@ -117,7 +111,7 @@ def test_the_example_submits_every_clip_then_waits_for_each(
 def own_dag(folder: Path, dag_id: str, body: str) -> Any:
     """A DAG of the test's own (see ``write_dag``), the sensor imported, polling fast."""
     imports = "from airflow_provider_sync.sensors.sync import SyncRenderSensor\n"
-    return fast(write_dag(folder, dag_id, imports + textwrap.dedent(body)))
+    return write_dag(folder, dag_id, imports + textwrap.dedent(body))
 
 
 @pytest.mark.parametrize("deferrable", [True, False], ids=["deferred", "worker-polling"])
@@ -136,7 +130,7 @@ def test_a_sensor_on_the_operators_job_returns_the_operators_result(
         render >> bare
         """,
     )
-    result = run_dag_once(dag, deferrable=deferrable)
+    result = run_dag_once(dag, deferrable=deferrable, poll_interval=0.2)
     assert result.state == "success", result.tasks
     assert len(submissions(emulator)) == 1  # the sensors never submitted
     waited = result.xcom["render"]
@@ -213,7 +207,7 @@ def test_a_failed_job_fails_the_sensor_typed_and_nothing_is_submitted_again(
         SyncRenderSensor(task_id="wait", task_uuid=submit.output, retries=2)
         """,
     )
-    result = run_dag_once(dag, deferrable=deferrable)
+    result = run_dag_once(dag, deferrable=deferrable, poll_interval=0.2)
     # Failed, not up for retry despite retries=2: a retry would find the same failed job.
     assert result.tasks == {"submit": "success", "wait": "failed"}
     [job] = submissions(emulator)
