@@ -118,10 +118,11 @@ class SyncRenderSensor(BaseSensorOperator):
         templated.
     :param output_asset: an :class:`~airflow.sdk.Asset` (or its URI) added to ``outlets``;
         the finished render emits an event on it, as the operator's does.
-    :param deferrable: wait in the triggerer, holding no worker slot (default: the operators'
-        default, ``[sync] default_deferrable``); ``False`` polls from the worker in the
-        sensor's ``mode`` (``poke`` holds the slot, ``reschedule`` frees it between polls).
+    :param deferrable: wait in the triggerer, holding no worker slot; ``False`` polls from the
+        worker in the sensor's ``mode`` (``poke`` holds the slot, ``reschedule`` frees it between polls).
         Either way the job is looked at once first: a job that ended already is finished at once.
+        Not given, the deployment decides as for the operators: ``[sync] default_deferrable``
+        if set, else Airflow's ``[operators] default_deferrable`` if set, else ``True``.
     :param poke_interval: seconds between polls (default 10, as the operators').
     :param timeout: how long to wait, counted from the sensor's start (default one hour, as
         the operators'). When it passes, the sensor fails without retries, naming the job
