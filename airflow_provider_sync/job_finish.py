@@ -82,25 +82,10 @@ class JobFinish:
         :param job_error: the exception for a job that failed (given the typed error the
             event stands for).
         """
-        from airflow_provider_sync.media_plan import name_uploaded_media
-        from airflow_provider_sync.output_delivery import undelivered_as_success
-        from airflow_provider_sync.payloads import error_from_details
-
-        if event["status"] == "success":
-            return self.succeed(event, context)
-        if event["status"] == "timeout":
-            raise timeout_error(event)
-        details = dict(event["error"])
-        if self.uploaded_media:
-            # A file the task uploaded, named by its media UUID: say which input it is.
-            message = str(details.get("message") or "job failed")
-            details["message"] = name_uploaded_media(message, dict(self.uploaded_media))
-        error = error_from_details(details, str(event["task_uuid"]))
-        taken = undelivered_as_success(error, event, self.logger)
-        if taken is not None:
-            # Its PUT failed: nothing to wait for.
-            return self.succeed(taken, context, {"status": "failed", "bytes": None, "waited": 0.0})
-        raise job_error(error)
+        success, delivery = ended_job(
+            event, self.uploaded_media, self.logger, timeout_error=timeout_error, job_error=job_error
+        )
+        return self.succeed(success, context, delivery)
 
     def succeed(self, event: SuccessEvent, context: Any, delivery: DeliveryCheck | None = None) -> SyncResult:
         """The result of a job that succeeded, after its video is in place.
@@ -135,9 +120,55 @@ class JobFinish:
         return result
 
 
+def ended_job(
+    event: JobEvent,
+    uploaded_media: Mapping[str, str] | None,
+    logger: Any,
+    *,
+    timeout_error: Callable[[TimeoutEvent], Exception],
+    job_error: Callable[[RunwareError], Exception],
+) -> tuple[SuccessEvent, DeliveryCheck | None]:
+    """The success of a job whose wait ended with ``event``, or the wait's error raised.
+
+    A job whose only failure was Runware's PUT to its ``uploadEndpoint`` counts as a success
+    when its answer gives the ``videoURL`` (the render is paid; its video is taken from
+    there), with a delivery check saying the PUT failed. Every other failure is raised as
+    ``job_error`` makes it, its message naming which input an uploaded media UUID is.
+
+    :param uploaded_media: media UUID -> which input, for the files the task uploaded.
+    :returns: the success event, and what is known of the delivery (``None``: see the event).
+    """
+    from airflow_provider_sync.media_plan import name_uploaded_media
+    from airflow_provider_sync.output_delivery import undelivered_as_success
+    from airflow_provider_sync.payloads import error_from_details
+
+    if event["status"] == "success":
+        return event, None
+    if event["status"] == "timeout":
+        raise timeout_error(event)
+    details = dict(event["error"])
+    if uploaded_media:
+        # A file the task uploaded, named by its media UUID: say which input it is.
+        message = str(details.get("message") or "job failed")
+        details["message"] = name_uploaded_media(message, dict(uploaded_media))
+    error = error_from_details(details, str(event["task_uuid"]))
+    taken = undelivered_as_success(error, event, logger)
+    if taken is None:
+        raise job_error(error)
+    # Its PUT failed: nothing to wait for.
+    return taken, {"status": "failed", "bytes": None, "waited": 0.0}
+
+
 def lineage_output(result: SyncResult) -> str | None:
     """What lineage reports as a finished job's output: where it was saved, or its URL."""
     return result.get("output_path") or result.get("video_url")
 
 
-__all__ = ["ASSET_EXTRA_KEYS", "DEFERRAL_MARGIN", "JobFinish", "execution_deadline", "lineage_output"]
+__all__ = [
+    "ASSET_EXTRA_KEYS",
+    "DEFERRAL_MARGIN",
+    "JobFinish",
+    "ended_job",
+    "execution_deadline",
+    "lineage_output",
+]

@@ -57,7 +57,7 @@ from airflow_provider_sync.job_watch import (
     first_poll_delay,
     format_duration,
 )
-from airflow_provider_sync.media_plan import MediaPlan, check_transfers, name_uploaded_media, plan_media
+from airflow_provider_sync.media_plan import MediaPlan, check_transfers, plan_media
 from airflow_provider_sync.models import build_video_inference, parse_seconds
 from airflow_provider_sync.operators.parameters import (
     INCLUDE_COST,
@@ -67,7 +67,7 @@ from airflow_provider_sync.operators.parameters import (
     TIMEOUT,
 )
 from airflow_provider_sync.paths import MediaRoots, TemplatedPaths
-from airflow_provider_sync.payloads import JobEvent, SuccessEvent, SyncResult, error_from_details
+from airflow_provider_sync.payloads import JobEvent, SyncResult
 from airflow_provider_sync.protocol import TaskState
 
 if TYPE_CHECKING:
@@ -416,22 +416,19 @@ def job_result(
     :raises RunwareTimeoutError: the wait's timeout passed first.
     """
     from airflow_provider_sync.idempotency import kept_job_error
-    from airflow_provider_sync.output_delivery import read_success, undelivered_as_success
+    from airflow_provider_sync.job_finish import ended_job
+    from airflow_provider_sync.output_delivery import read_success
 
     task_uuid = str(event["task_uuid"])
-    if event["status"] == "timeout":
-        raise RunwareTimeoutError(event["message"], task_uuid=task_uuid, code="timeout")
-    if event["status"] == "success":
-        success: SuccessEvent = event
-    else:
-        details = dict(event["error"])
-        message = str(details.get("message") or "job failed")
-        details["message"] = name_uploaded_media(message, job.uploaded_media)
-        error = error_from_details(details, task_uuid)
-        taken = undelivered_as_success(error, event, logger)
-        if taken is None:
-            raise kept_job_error(error, task_uuid)
-        success = taken
+    success, _ = ended_job(
+        event,
+        job.uploaded_media,
+        logger,
+        timeout_error=lambda timed_out: RunwareTimeoutError(
+            timed_out["message"], task_uuid=task_uuid, code="timeout"
+        ),
+        job_error=lambda error: kept_job_error(error, task_uuid),
+    )
     result = read_success(
         success, model=job.model, output_format=job.output_format, base_url=base_url, logger=logger
     )
