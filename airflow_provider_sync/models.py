@@ -27,6 +27,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from typing_extensions import Self
 
 from airflow_provider_sync.exceptions import SyncValidationError
 from airflow_provider_sync.url_checks import MAX_CALLBACK_URL_CHARS, check_callback_url  # noqa: F401
@@ -276,17 +277,21 @@ class SpeechInput(_WireModel):
     text: Annotated[str, Field(min_length=1, max_length=MAX_TEXT_CHARS)]
 
 
-class Segment(_WireModel):
-    """A video time range that gets the audio (or speech) input ``ref``."""
+class TimedSegment(_WireModel):
+    """A video time range, and optionally the part of its audio to use there.
+
+    The timing rules every Sync model states for its segments: ``endTime`` after
+    ``startTime``; ``audioStartTime`` and ``audioEndTime`` together or not at all, the end
+    after the start.
+    """
 
     start_time: Seconds = Field(alias="startTime")
     end_time: Seconds = Field(alias="endTime")
-    ref: NonEmptyStr
     audio_start_time: Seconds | None = Field(default=None, alias="audioStartTime")
     audio_end_time: Seconds | None = Field(default=None, alias="audioEndTime")
 
     @model_validator(mode="after")
-    def _check_times(self) -> Segment:
+    def _check_times(self) -> Self:
         if self.end_time <= self.start_time:
             raise ValueError(f"endTime ({self.end_time}) must be greater than startTime ({self.start_time})")
         if (self.audio_start_time is None) != (self.audio_end_time is None):
@@ -301,6 +306,12 @@ class Segment(_WireModel):
                 f"audioStartTime ({self.audio_start_time})"
             )
         return self
+
+
+class Segment(TimedSegment):
+    """A video time range that gets the audio (or speech) input ``ref``."""
+
+    ref: NonEmptyStr
 
 
 def _lower(value: Any) -> Any:

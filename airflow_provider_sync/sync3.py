@@ -26,9 +26,9 @@ from airflow_provider_sync.models import (
     SYNC_MODELS,
     EditRegion,
     Identifier,
-    Seconds,
     Source,
     TaskEnvelope,
+    TimedSegment,
     _finite,
     _lower,
     _no_bool,
@@ -75,31 +75,10 @@ class ActiveSpeakerDetection(_WireModel):
         return self
 
 
-class Sync3Segment(_WireModel):
+class Sync3Segment(TimedSegment):
     """A video time range lip-synced to its own ``audio`` (a media UUID or URL)."""
 
-    start_time: Seconds = Field(alias="startTime")
-    end_time: Seconds = Field(alias="endTime")
     audio: Source
-    audio_start_time: Seconds | None = Field(default=None, alias="audioStartTime")
-    audio_end_time: Seconds | None = Field(default=None, alias="audioEndTime")
-
-    @model_validator(mode="after")
-    def _check_times(self) -> Sync3Segment:
-        if self.end_time <= self.start_time:
-            raise ValueError(f"endTime ({self.end_time}) must be greater than startTime ({self.start_time})")
-        if (self.audio_start_time is None) != (self.audio_end_time is None):
-            raise ValueError("audioStartTime and audioEndTime must be given together, or neither")
-        if (
-            self.audio_start_time is not None
-            and self.audio_end_time is not None
-            and self.audio_end_time <= self.audio_start_time
-        ):
-            raise ValueError(
-                f"audioEndTime ({self.audio_end_time}) must be greater than "
-                f"audioStartTime ({self.audio_start_time})"
-            )
-        return self
 
 
 class Sync3Tts(_WireModel):
