@@ -1,30 +1,42 @@
-"""Airflow names that moved between Airflow 3 minors, imported from one place.
+"""Airflow names that moved between Airflow releases, imported from one place.
 
-The provider supports every Airflow 3 minor from the floor in ``pyproject.toml`` on. Its
-modules import the names below from here; each is taken from its newest location first
-and from the older one where that fails, so a name's import never depends on the minor.
-The public ``airflow.sdk`` names not listed (``Asset``, ``ObjectStoragePath``,
-``BaseOperatorLink``, ``BaseOperator``, ``Connection``, ``DAG``, ``Context``, ``Param``)
-are in ``airflow.sdk`` since 3.0.0 and are imported from there directly.
+The provider supports Airflow 2.11 and every Airflow 3 minor from 3.0.2 on (the floor in
+``pyproject.toml``). Its modules import the names below from here; each is taken from its
+newest location first and from the older ones where that fails, so a name's import never
+depends on the release, and nothing else in the package checks Airflow's version. The way
+Airflow's own ``common.compat`` provider does it.
 
-Measured by importing each location on 3.0.0 to 3.0.4, 3.0.6, 3.1.0, 3.1.8, 3.2.2 and 3.3.2
-(``docs/compatibility.md`` has the tested matrix and why the floor is 3.0.2):
+Measured by importing each location on 2.11.0, 2.11.2, 3.0.0 to 3.0.4, 3.0.6, 3.1.0, 3.1.8,
+3.2.2 and 3.3.2 (``docs/compatibility.md`` has the tested matrix):
 
+* ``Asset``: ``airflow.sdk`` since 3.0; on 2.11 it is ``airflow.datasets.Dataset`` (renamed
+  in 3.0).
+* ``BaseOperator``, ``BaseOperatorLink``, ``Connection``, ``DAG``, ``ObjectStoragePath``:
+  ``airflow.sdk`` since 3.0; on 2.11 ``airflow.models.baseoperator``,
+  ``airflow.models.baseoperatorlink``, ``airflow.models.connection``, ``airflow.models.dag``
+  and ``airflow.io.path``.
+* ``XCom`` (what an extra link reads): ``airflow.sdk.execution_time.xcom`` since 3.0; on 2.11
+  ``airflow.models.xcom``.
+* ``XComModel`` (the metadata table, read by the testing kit): ``airflow.models.xcom.XComModel``
+  since 3.0; on 2.11 the table's model is ``airflow.models.xcom.XCom``.
 * ``conf``: ``airflow.sdk`` since 3.2; before, ``airflow.configuration``.
 * ``AirflowException``: ``airflow.sdk.exceptions`` since 3.1; before, ``airflow.exceptions``.
 * ``AirflowFailException``, ``TaskDeferred``: ``airflow.sdk.exceptions`` since 3.2; before,
   ``airflow.exceptions``.
 * ``BaseHook``: ``airflow.sdk`` since 3.1; before, ``airflow.hooks.base``.
 * ``BaseHook.aget_connection``: added in 3.1, and masks the connection's secrets without
-  blocking the event loop only since 3.3.2; before 3.3.2 the lookup runs in a worker thread.
+  blocking the event loop only since 3.3.2; before 3.3.2 (2.11 included) the lookup runs in a
+  worker thread.
 * ``mask_secret``: ``airflow.sdk.log`` since a 3.0 patch release after 3.0.4 (3.0.6 has
-  it); before, ``airflow.sdk.execution_time.secrets_masker``.
+  it); 3.0.0 to 3.0.4, ``airflow.sdk.execution_time.secrets_masker``; 2.11,
+  ``airflow.utils.log.secrets_masker``.
 * ``redact`` (used by tests): ``airflow.sdk._shared.secrets_masker.secrets_masker`` since 3.1;
-  before, ``airflow.sdk.execution_time.secrets_masker``.
-* ``ObjectStoragePath`` is a ``pathlib.Path`` subclass up to 3.1 (universal-pathlib < 0.3)
-  and not from 3.2: :func:`is_local_path` tells a local file from object storage on both.
-* ``BaseTrigger``, ``TriggerEvent``: ``airflow.triggers.base`` on every minor up to 3.3 (not
-  yet in the Task SDK); re-exported here so a future move is a one-line change.
+  3.0, ``airflow.sdk.execution_time.secrets_masker``; 2.11, ``airflow.utils.log.secrets_masker``.
+* ``ObjectStoragePath`` is a ``pathlib.Path`` subclass up to 3.1 (universal-pathlib < 0.3;
+  2.11 too) and not from 3.2: :func:`is_local_path` tells a local file from object storage on
+  all of them.
+* ``BaseTrigger``, ``TriggerEvent``: ``airflow.triggers.base`` on 2.11 and every 3.x minor up
+  to 3.3 (not yet in the Task SDK); re-exported here so a future move is a one-line change.
 * ``BaseSensorOperator``, ``PokeReturnValue``: ``airflow.sdk`` since 3.0; before (Airflow 2),
   ``airflow.sensors.base``.
 * ``AirflowSensorTimeout``, ``AirflowSkipException``, ``AirflowTaskTimeout``:
@@ -34,7 +46,7 @@ Measured by importing each location on 3.0.0 to 3.0.4, 3.0.6, 3.1.0, 3.1.8, 3.2.
 The exception classes matter beyond their import: up to 3.1 the task runner catches
 ``airflow.exceptions.TaskDeferred`` and ``AirflowFailException``, which are different
 classes from the Task SDK's later ones, so raising the right one is what makes a task defer
-or fail without retries on every minor.
+or fail without retries on every release.
 
 Type checking sees the newest location only (the dev venv runs the newest release).
 """
@@ -42,12 +54,26 @@ Type checking sees the newest location only (the dev venv runs the newest releas
 from __future__ import annotations
 
 import asyncio
+import functools
 import importlib
+import inspect
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from airflow.sdk import BaseHook, BaseSensorOperator, Connection, PokeReturnValue, conf
+    from airflow.models.xcom import XComModel
+    from airflow.sdk import (
+        DAG,
+        Asset,
+        BaseHook,
+        BaseOperator,
+        BaseOperatorLink,
+        BaseSensorOperator,
+        Connection,
+        ObjectStoragePath,
+        PokeReturnValue,
+        conf,
+    )
     from airflow.sdk._shared.secrets_masker.secrets_masker import redact
     from airflow.sdk.exceptions import (
         AirflowException,
@@ -57,13 +83,25 @@ if TYPE_CHECKING:
         AirflowTaskTimeout,
         TaskDeferred,
     )
+    from airflow.sdk.execution_time.xcom import XCom
     from airflow.sdk.log import mask_secret
     from airflow.triggers.base import BaseTrigger, TriggerEvent
 
-#: Where each name lives, newest first. Names are resolved on first use (PEP 562), so
-#: importing a module of the provider costs no more than importing what it really uses:
-#: DAG files import the operators, and they must not pay for the triggerer's imports.
+#: Where each name lives, newest first: ``module`` or ``module:attribute`` where the name
+#: differs. Names are resolved on first use (PEP 562), so importing a module of the provider
+#: costs no more than importing what it really uses: DAG files import the operators, and they
+#: must not pay for the triggerer's imports.
 _LOCATIONS: dict[str, tuple[str, ...]] = {
+    # 3.0: the Task SDK; 2.11: Airflow's core modules (Asset was Dataset).
+    "Asset": ("airflow.sdk", "airflow.datasets:Dataset"),
+    "BaseOperator": ("airflow.sdk", "airflow.models.baseoperator"),
+    "BaseOperatorLink": ("airflow.sdk", "airflow.models.baseoperatorlink"),
+    "Connection": ("airflow.sdk", "airflow.models.connection"),
+    "DAG": ("airflow.sdk", "airflow.models.dag"),
+    "ObjectStoragePath": ("airflow.sdk", "airflow.io.path"),
+    "XCom": ("airflow.sdk.execution_time.xcom", "airflow.models.xcom"),
+    "XComModel": ("airflow.models.xcom", "airflow.models.xcom:XCom"),
+    # 3.2 / 3.1: moved into the Task SDK.
     "conf": ("airflow.sdk", "airflow.configuration"),
     "AirflowException": ("airflow.sdk.exceptions", "airflow.exceptions"),
     "AirflowFailException": ("airflow.sdk.exceptions", "airflow.exceptions"),
@@ -71,34 +109,44 @@ _LOCATIONS: dict[str, tuple[str, ...]] = {
     "AirflowSensorTimeout": ("airflow.sdk.exceptions", "airflow.exceptions"),
     "AirflowSkipException": ("airflow.sdk.exceptions", "airflow.exceptions"),
     "AirflowTaskTimeout": ("airflow.sdk.exceptions", "airflow.exceptions"),
+    # 3.0: the Task SDK; 2.11: airflow.sensors.base.
     "BaseSensorOperator": ("airflow.sdk", "airflow.sensors.base"),
     "PokeReturnValue": ("airflow.sdk", "airflow.sensors.base"),
-    "Connection": ("airflow.sdk",),
-    "mask_secret": ("airflow.sdk.log", "airflow.sdk.execution_time.secrets_masker"),
+    "_AirflowBaseHook": ("airflow.sdk:BaseHook", "airflow.hooks.base:BaseHook"),
+    # 3.0.6 / 3.1 / 3.0 / 2.11.
+    "mask_secret": (
+        "airflow.sdk.log",
+        "airflow.sdk.execution_time.secrets_masker",
+        "airflow.utils.log.secrets_masker",
+    ),
     "redact": (
         "airflow.sdk._shared.secrets_masker.secrets_masker",
         "airflow.sdk.execution_time.secrets_masker",
+        "airflow.utils.log.secrets_masker",
     ),
+    # 3.3.2: masks from a coroutine; none before.
+    "_AirflowAmaskSecret": ("airflow.sdk.log:amask_secret",),
+    # The same module on 2.11 and every 3.x so far.
     "BaseTrigger": ("airflow.triggers.base",),
     "TriggerEvent": ("airflow.triggers.base",),
-    "_AirflowBaseHook": ("airflow.sdk", "airflow.hooks.base"),
 }
 
 
+@functools.cache  # a failed import is not cached by Python: look each name up once
 def _resolve(name: str) -> Any:
-    attr = name.removeprefix("_Airflow")
-    for module in _LOCATIONS[name]:
+    for location in _LOCATIONS[name]:
+        module, _, attr = location.partition(":")
         try:
-            return getattr(importlib.import_module(module), attr)
-        except (ImportError, AttributeError):  # not in this minor: try the older location
+            return getattr(importlib.import_module(module), attr or name)
+        except (ImportError, AttributeError):  # not in this release: try the older location
             continue
-    raise ImportError(f"cannot import {attr!r} from any of {', '.join(_LOCATIONS[name])}")
+    raise ImportError(f"cannot import {name!r} from any of {', '.join(_LOCATIONS[name])}")
 
 
 def _base_hook() -> type:
     """Airflow's ``BaseHook``, given a non-blocking ``aget_connection`` where it lacks one.
 
-    3.0 has no ``aget_connection``. From 3.1 up to 3.3.1 Airflow's masks the connection's
+    2.11 and 3.0 have no ``aget_connection``. From 3.1 up to 3.3.1 Airflow's masks the connection's
     secrets with a synchronous call to the supervisor, which raises ``DeadlockImminentError``
     while another trigger's request is in flight on the triggerer's loop; 3.3.2 made that
     masking asynchronous and added ``Connection.aextra_dejson`` with it (the same test
@@ -130,7 +178,7 @@ async def amask_secret(secret: str) -> None:
     as the connection lookup does.
     """
     try:
-        from airflow.sdk.log import amask_secret as airflow_amask_secret
+        airflow_amask_secret = _resolve("_AirflowAmaskSecret")
     except ImportError:
         await asyncio.to_thread(_resolve("mask_secret"), secret)
     else:
@@ -146,6 +194,21 @@ async def aextra_dejson(conn: Any) -> dict[str, Any]:
     if hasattr(conn, "aextra_dejson"):
         return dict(await conn.aextra_dejson())
     return dict(await asyncio.to_thread(lambda: conn.extra_dejson))
+
+
+def dag_test(dag: Any, **kwargs: Any) -> Any:
+    """``dag.test(**kwargs)`` with the keyword names of the installed release.
+
+    3.0 renamed ``execution_date`` to ``logical_date`` and added ``run_after``; on 2.11 a
+    ``logical_date`` is passed as ``execution_date``, and ``run_after`` (when a run may start,
+    which 2.11 ties to the logical date) is left out.
+    """
+    accepted = inspect.signature(dag.test).parameters
+    if "logical_date" in kwargs and "logical_date" not in accepted:
+        kwargs["execution_date"] = kwargs.pop("logical_date")
+    if "run_after" in kwargs and "run_after" not in accepted:
+        del kwargs["run_after"]
+    return dag.test(**kwargs)
 
 
 def __getattr__(name: str) -> Any:
@@ -169,27 +232,33 @@ def is_local_path(path: object) -> bool:
         return False
     if type(path) is type(Path()):  # pathlib's own class: local, and no import needed
         return True
-    from airflow.sdk import ObjectStoragePath
-
-    return not isinstance(path, ObjectStoragePath)
+    return not isinstance(path, _resolve("ObjectStoragePath"))
 
 
 __all__ = [
+    "DAG",
     "AirflowException",
     "AirflowFailException",
     "AirflowSensorTimeout",
     "AirflowSkipException",
     "AirflowTaskTimeout",
+    "Asset",
     "BaseHook",
+    "BaseOperator",
+    "BaseOperatorLink",
     "BaseSensorOperator",
     "BaseTrigger",
     "Connection",
+    "ObjectStoragePath",
     "PokeReturnValue",
     "TaskDeferred",
     "TriggerEvent",
+    "XCom",
+    "XComModel",
     "aextra_dejson",
     "amask_secret",
     "conf",
+    "dag_test",
     "is_local_path",
     "mask_secret",
     "redact",

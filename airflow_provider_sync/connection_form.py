@@ -6,18 +6,22 @@ help text and limits (a JSON schema). From it come:
 * the connection form of Airflow 3 (``conn-fields`` in
   :func:`~airflow_provider_sync.get_provider_info.get_provider_info`), which draws one input
   per field with its help text;
+* the same form on Airflow 2.11, whose UI asks the hook instead
+  (``RunwareHook.get_connection_form_widgets``: :func:`flask_widgets`, Flask AppBuilder
+  inputs checked against the same schema, and ``get_ui_field_behaviour``);
 * the checks made when a hook reads a connection (:func:`read_settings`): a value out of
   its limits is an error naming the connection and the field, never silently replaced by
   the default;
 * the checks of an operator's ``hook_params`` (:func:`check_hook_params`), which override
   the connection's values for one task.
 
-Nothing here imports Airflow or httpx at module level: the provider info is read by every
-Airflow process.
+Nothing here imports Airflow, httpx or Flask at module level: the provider info is read by
+every Airflow process.
 """
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, TypedDict, cast
@@ -109,8 +113,53 @@ UI_FIELD_BEHAVIOUR: dict[str, Any] = {
 
 
 def declared_ui_field_behaviour() -> dict[str, Any]:
-    """:data:`UI_FIELD_BEHAVIOUR` with the provider info's ``kebab-case`` keys."""
-    return {key.replace("_", "-"): value for key, value in UI_FIELD_BEHAVIOUR.items()}
+    """A copy of :data:`UI_FIELD_BEHAVIOUR` with the provider info's ``kebab-case`` keys."""
+    return {key.replace("_", "-"): copy.deepcopy(value) for key, value in UI_FIELD_BEHAVIOUR.items()}
+
+
+def declared_conn_fields() -> dict[str, Any]:
+    """A copy of :data:`CONN_FIELDS` for the provider info (whose readers may change it)."""
+    return copy.deepcopy(CONN_FIELDS)
+
+
+class FormFieldCheck:
+    """A wtforms validator for Airflow 2's form: an empty value, or what :func:`check_setting`
+    accepts for field ``name``.
+
+    Airflow 2 takes only text, integer, password and boolean inputs from providers; each
+    setting is a text input checked the way the JSON schema of :data:`CONN_FIELDS` is on
+    Airflow 3, with the message the hook gives when it reads a bad value.
+    """
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __call__(self, form: Any, field: Any) -> None:
+        from wtforms.validators import StopValidation, ValidationError
+
+        if field.data is None or not str(field.data).strip():
+            raise StopValidation()  # optional: the default applies, nothing is stored
+        try:
+            check_setting(self.name, field.data, "")
+        except ValueError as exc:  # SyncValidationError
+            raise ValidationError("; ".join(p.strip() for p in _problems(exc))) from None
+
+
+def flask_widgets() -> dict[str, Any]:
+    """The form's own fields as Airflow 2.11 draws them (Flask AppBuilder inputs)."""
+    from flask_appbuilder.fieldwidgets import BS3TextFieldWidget
+    from flask_babel import lazy_gettext
+    from wtforms import StringField
+
+    return {
+        name: StringField(
+            lazy_gettext(field["label"]),
+            widget=BS3TextFieldWidget(),
+            description=field["description"],
+            validators=[FormFieldCheck(name)],
+        )
+        for name, field in CONN_FIELDS.items()
+    }
 
 
 def _invalid(problems: list[str] | str) -> SyncValidationError:
@@ -227,7 +276,10 @@ __all__ = [
     "UI_FIELD_BEHAVIOUR",
     "HookSettings",
     "check_hook_params",
+    "FormFieldCheck",
     "check_setting",
+    "declared_conn_fields",
     "declared_ui_field_behaviour",
+    "flask_widgets",
     "read_settings",
 ]

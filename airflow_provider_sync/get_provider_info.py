@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from airflow_provider_sync import __version__
-from airflow_provider_sync.connection_form import CONN_FIELDS, declared_ui_field_behaviour
+from airflow_provider_sync.connection_form import declared_conn_fields, declared_ui_field_behaviour
 
 
 def get_provider_info() -> dict[str, Any]:
@@ -20,9 +20,10 @@ def get_provider_info() -> dict[str, Any]:
                 "connection-type": "runware",
                 "hook-class-name": "airflow_provider_sync.hooks.runware.RunwareHook",
                 "hook-name": "Runware",
-                # Airflow 3 draws the form from these (airflow_provider_sync.connection_form).
+                # Airflow 3 draws the form from these; Airflow 2 asks the hook, which builds
+                # it from the same definitions (airflow_provider_sync.connection_form).
                 "ui-field-behaviour": declared_ui_field_behaviour(),
-                "conn-fields": CONN_FIELDS,
+                "conn-fields": declared_conn_fields(),
             }
         ],
         "hooks": [

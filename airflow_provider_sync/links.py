@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from airflow.sdk import BaseOperatorLink
+from airflow_provider_sync._compat import BaseOperatorLink
 
 if TYPE_CHECKING:
     from airflow.sdk import BaseOperator
@@ -21,7 +21,7 @@ class SyncOutputVideoLink(BaseOperatorLink):
 
     def get_link(self, operator: BaseOperator, *, ti_key: TaskInstanceKey) -> str:
         """The video URL the task pushed to XCom, or ``""`` before it finished."""
-        from airflow.sdk.execution_time.xcom import XCom
+        from airflow_provider_sync._compat import XCom
 
         url = XCom.get_value(ti_key=ti_key, key=VIDEO_URL_XCOM_KEY)
         return str(url) if url else ""

@@ -100,7 +100,7 @@ class LocalMedia:
 
 def _path(source: str) -> Any:
     if "://" in source and not source.startswith("file://"):
-        from airflow.sdk import ObjectStoragePath
+        from airflow_provider_sync._compat import ObjectStoragePath
 
         return ObjectStoragePath(source)
     return Path(source.removeprefix("file://")).expanduser()

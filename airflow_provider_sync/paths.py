@@ -321,7 +321,7 @@ def _strip_local_scheme(value: str) -> str:
 
 def _exists(location: str) -> bool:
     if _is_url(location) and not location.startswith(_LOCAL_SCHEMES):
-        from airflow.sdk import ObjectStoragePath
+        from airflow_provider_sync._compat import ObjectStoragePath
 
         return bool(ObjectStoragePath(location).exists())
     path = Path(_strip_local_scheme(location)).expanduser()

@@ -22,7 +22,12 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from airflow.sdk import DAG, Param, task
+try:
+    from airflow.sdk import DAG, Param, task
+except ImportError:  # Airflow 2.11
+    from airflow import DAG
+    from airflow.decorators import task
+    from airflow.models.param import Param
 
 from airflow_provider_sync.operators.sync import SyncLipsyncOperator
 

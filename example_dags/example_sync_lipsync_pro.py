@@ -11,7 +11,12 @@ from __future__ import annotations
 # --8<-- [start:example_sync_lipsync_pro]
 from datetime import datetime
 
-from airflow.sdk import DAG, Asset, Param
+try:
+    from airflow.sdk import DAG, Asset, Param
+except ImportError:  # Airflow 2.11: assets are called datasets
+    from airflow import DAG
+    from airflow.datasets import Dataset as Asset
+    from airflow.models.param import Param
 
 from airflow_provider_sync.operators.sync import SyncLipsyncOperator
 

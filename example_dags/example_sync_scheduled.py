@@ -23,7 +23,13 @@ import os
 from datetime import datetime, timedelta
 from typing import Any
 
-from airflow.sdk import DAG, Asset, Param, task
+try:
+    from airflow.sdk import DAG, Asset, Param, task
+except ImportError:  # Airflow 2.11: assets are called datasets
+    from airflow import DAG
+    from airflow.datasets import Dataset as Asset
+    from airflow.decorators import task
+    from airflow.models.param import Param
 from airflow.timetables.interval import DeltaDataIntervalTimetable
 
 from airflow_provider_sync.operators.sync import SyncLipsyncOperator
@@ -72,7 +78,10 @@ with DAG(
         data_interval_start: Any = None, data_interval_end: Any = None, dag_run: Any = None
     ) -> list[dict[str, Any]]:
         """The clips whose video arrived in this run's data interval, as operator arguments."""
-        from airflow.sdk import ObjectStoragePath
+        try:
+            from airflow.sdk import ObjectStoragePath
+        except ImportError:  # Airflow 2.11
+            from airflow.io.path import ObjectStoragePath
 
         try:
             from airflow.sdk.exceptions import AirflowSkipException
@@ -135,11 +144,14 @@ with DAG(
 ) as review:
 
     @task
-    def new_renders(triggering_asset_events: Any = None) -> list[str]:
-        """The renders whose events triggered this run (their object paths)."""
+    def new_renders(triggering_asset_events: Any = None, triggering_dataset_events: Any = None) -> list[str]:
+        """The renders whose events triggered this run (their object paths).
+
+        Airflow 2.11 passes them as ``triggering_dataset_events``.
+        """
         return [
             str(event.extra.get("output_path") or event.extra.get("video_url"))
-            for events in (triggering_asset_events or {}).values()
+            for events in (triggering_asset_events or triggering_dataset_events or {}).values()
             for event in events
         ]
 

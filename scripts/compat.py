@@ -85,7 +85,11 @@ class Entry:
 # The floor (first 3.0 release) and the newest patch release of each minor, each on the
 # oldest and the newest Python that release supports: 3.0.x declares Python < 3.13.
 MATRIX: list[Entry] = [
-    Entry("3.0.2", "3.10", "2025-06-11", ("floor",)),
+    Entry("2.11.0", "3.10", "2025-05-21", ("floor",)),
+    Entry("2.11.0", "3.12", "2025-05-21"),
+    Entry("2.11.2", "3.10", "2026-03-15"),
+    Entry("2.11.2", "3.12", "2026-03-15"),
+    Entry("3.0.2", "3.10", "2025-06-11"),
     Entry("3.0.2", "3.12", "2025-06-11"),
     Entry("3.0.6", "3.10", "2025-08-30"),
     Entry("3.0.6", "3.12", "2025-08-30"),

@@ -74,6 +74,31 @@ def emulator(emulator_server: EmulatorServer, monkeypatch: pytest.MonkeyPatch) -
 RunDag = Callable[..., DagResult]
 
 
+def asset_event_extras(name: str, run_id: str | None = None) -> list[dict[str, Any]]:
+    """The extras of the events on the asset ``name`` (of one run's tasks, if ``run_id``).
+
+    Airflow 2.11 calls assets datasets and names them by URI only.
+    """
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    try:
+        from airflow.models.asset import AssetEvent, AssetModel
+
+        event, by_name = AssetEvent, AssetModel.name == name
+        joined = (AssetModel, AssetModel.id == AssetEvent.asset_id)
+    except ImportError:  # Airflow 2.11
+        from airflow.models.dataset import DatasetEvent, DatasetModel
+
+        event, by_name = DatasetEvent, DatasetModel.uri == name
+        joined = (DatasetModel, DatasetModel.id == DatasetEvent.dataset_id)
+    query = select(event).join(*joined).where(by_name)
+    if run_id is not None:
+        query = query.where(event.source_run_id == run_id)
+    with create_session() as session:
+        return [dict(row.extra or {}) for row in session.scalars(query).all()]
+
+
 @pytest.fixture
 def run_dag(airflow_home: Path) -> RunDag:
     """Run an example DAG file with ``dag.test()``; ``deferrable`` forces the mode on every task."""

@@ -28,6 +28,7 @@ from airflow_provider_sync.connection_form import (
     DEFAULT_BASE_URL,
     UI_FIELD_BEHAVIOUR,
     check_hook_params,
+    flask_widgets,
     read_settings,
 )
 from airflow_provider_sync.describe import describe_source
@@ -165,10 +166,18 @@ class RunwareHook(BaseHook):
 
     # ---------------------------------------------------------------- connection form
 
+    # Airflow 2 draws the form from these two; Airflow 3 from the provider info's
+    # declarations, made from the same definitions (airflow_provider_sync.connection_form).
+
     @classmethod
     def get_ui_field_behaviour(cls) -> dict[str, Any]:
-        """Labels and placeholders for the ``runware`` connection form."""
+        """Labels, hidden fields and placeholders for the ``runware`` connection form."""
         return copy.deepcopy(UI_FIELD_BEHAVIOUR)
+
+    @classmethod
+    def get_connection_form_widgets(cls) -> dict[str, Any]:
+        """The form's own fields (the extras' settings) as Flask AppBuilder inputs, for Airflow 2."""
+        return flask_widgets()
 
     # ---------------------------------------------------------------- settings
 

@@ -10,8 +10,7 @@ from datetime import timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, cast
 
-from airflow.sdk import Asset, BaseOperator
-
+from airflow_provider_sync._compat import Asset, BaseOperator
 from airflow_provider_sync.describe import describe_request, describe_source
 from airflow_provider_sync.exceptions import (
     RunwareError,

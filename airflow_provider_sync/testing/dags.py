@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from airflow_provider_sync._compat import dag_test
 from airflow_provider_sync.testing.sandbox import task_states, xcom_results
 
 if TYPE_CHECKING:
@@ -56,7 +57,8 @@ def run_dag(
     :param poll_interval: seconds between status polls for every Sync task, mapped ones
         included, whatever the DAG sets (a literal, a template or the default); ``None``
         leaves the DAG as written. A ``SyncRenderSensor``'s ``poke_interval`` follows it.
-    :param test_kwargs: passed on to ``dag.test()`` (``logical_date`` ...).
+    :param test_kwargs: passed on to ``dag.test()`` (``logical_date`` ...; on Airflow 2.11
+        ``logical_date`` is its ``execution_date``, and ``run_after`` is not used).
     :raises SyncValidationError: for a ``poll_interval`` that is not a positive number of
         seconds.
     """
@@ -76,7 +78,7 @@ def run_dag(
                 partial[name] = value
             else:
                 setattr(task, name, value)
-    dag_run = dag.test(run_conf=conf or {}, **test_kwargs)
+    dag_run = dag_test(dag, run_conf=conf or {}, **test_kwargs)
     return DagResult(
         dag_id=dag.dag_id,
         run_id=dag_run.run_id,

@@ -56,7 +56,7 @@ def migrate_db(env: dict[str, str]) -> None:
 
 def load_dag(dag_file: Path, dag_id: str | None = None) -> DAG:
     """Import a DAG file and return its DAG (the only one, or ``dag_id``)."""
-    from airflow.sdk import DAG
+    from airflow_provider_sync._compat import DAG
 
     name = f"sandbox_dag_{dag_file.stem}"
     spec = importlib.util.spec_from_file_location(name, dag_file)
@@ -75,9 +75,10 @@ def load_dag(dag_file: Path, dag_id: str | None = None) -> DAG:
 
 def xcom_results(dag_id: str, run_id: str, key: str = "return_value") -> dict[str, Any]:
     """XCom values of one run, by task id (a list by map index for mapped tasks)."""
-    from airflow.models.xcom import XComModel
     from airflow.utils.session import create_session
     from sqlalchemy import select
+
+    from airflow_provider_sync._compat import XComModel
 
     out: dict[str, Any] = {}
     with create_session() as session:

@@ -75,6 +75,13 @@ def test_the_triggerer_masks_the_key_without_a_blocking_call(monkeypatch: pytest
 
     from airflow_provider_sync import _compat
 
+    def on_the_loop() -> bool:
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:  # a worker thread: blocking there stalls no trigger
+            return False
+        return True
+
     def blocking(value: object, *args: object, **kwargs: object) -> None:
         raise AssertionError("the synchronous mask_secret was called inside the event loop")
 
@@ -85,10 +92,16 @@ def test_the_triggerer_masks_the_key_without_a_blocking_call(monkeypatch: pytest
 
     monkeypatch.setattr(_compat, "mask_secret", blocking)
     monkeypatch.setattr(_compat, "amask_secret", non_blocking)
-    # Connection.extra_dejson masks the extras with the synchronous call too.
-    from airflow.sdk import Connection
+    # Connection.extra_dejson masks the extras with the synchronous call too: in a worker
+    # thread it may (releases without an asynchronous form), on the loop it must not.
+    real_extra_dejson = _compat.Connection.extra_dejson
 
-    monkeypatch.setattr(Connection, "extra_dejson", property(blocking))
+    def extra_dejson(conn: object) -> object:
+        if on_the_loop():
+            raise AssertionError("Connection.extra_dejson was read inside the event loop")
+        return real_extra_dejson.fget(conn)
+
+    monkeypatch.setattr(_compat.Connection, "extra_dejson", property(extra_dejson))
     conn = {"conn_type": "runware", "host": URL, "password": f"{KEY}\n", "extra": {"timeout": 7}}
     monkeypatch.setenv("AIRFLOW_CONN_RUNWARE_DEFAULT", json.dumps(conn))
     settings = asyncio.run(RunwareHook().asettings())

@@ -12,7 +12,7 @@ EXAMPLES = sorted((Path(__file__).resolve().parents[2] / "example_dags").glob("e
 
 
 def load_dags(path: Path) -> list[Any]:
-    from airflow.sdk import DAG
+    from airflow_provider_sync._compat import DAG
 
     namespace: dict[str, Any] = {"__name__": f"example_{path.stem}", "__file__": str(path)}
     exec(compile(path.read_text(), str(path), "exec"), namespace)

@@ -12,7 +12,7 @@ from airflow_provider_sync.testing.emulator import EmulatorServer
 from airflow_provider_sync.testing.emulator.render import probe_media
 from airflow_provider_sync.testing.emulator.samples import ensure_samples
 
-from ..dag_fixtures import RunDag
+from ..dag_fixtures import RunDag, asset_event_extras
 
 pytestmark = pytest.mark.integration
 
@@ -90,20 +90,11 @@ def test_a_missing_or_wrong_local_file_fails_before_any_request(
 
 
 def test_each_render_is_an_asset_event(emulator: EmulatorServer, run_dag: RunDag) -> None:
-    from airflow.models.asset import AssetEvent, AssetModel
-    from airflow.utils.session import create_session
-    from sqlalchemy import select
-
     result = run_dag("example_sync_lipsync_pro.py", {"output_format": "MOV"})
     assert result.state == "success", result.tasks
-    with create_session() as session:
-        events = session.execute(
-            select(AssetEvent.extra)
-            .join(AssetModel, AssetModel.id == AssetEvent.asset_id)
-            .where(AssetModel.name == "sync_lipsync_pro_renders", AssetEvent.source_run_id == result.run_id)
-        ).all()
+    events = asset_event_extras("sync_lipsync_pro_renders", result.run_id)
     assert len(events) == 1
-    extra = events[0][0]
+    [extra] = events
     out = result.xcom["lipsync_pro"]
     assert extra["task_uuid"] == out["task_uuid"]
     assert extra["video_url"] == out["video_url"]

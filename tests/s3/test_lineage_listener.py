@@ -33,7 +33,11 @@ def openlineage_events(tmp_path: Path) -> Iterator[Path]:
 
     from airflow.providers.openlineage import conf as ol_conf
     from airflow.providers.openlineage.plugins import listener as ol_listener
-    from airflow.sdk.listener import get_listener_manager
+
+    try:
+        from airflow.sdk.listener import get_listener_manager
+    except ImportError:  # Airflow 2.11: the task runs in the scheduler's process model
+        from airflow.listeners.listener import get_listener_manager
 
     def reset() -> None:
         for value in vars(ol_conf).values():

@@ -14,6 +14,7 @@ from airflow_provider_sync.testing.emulator import EmulatorServer
 from airflow_provider_sync.testing.sandbox import load_dag
 
 from ..conftest import EXAMPLE_DAGS
+from ..dag_fixtures import asset_event_extras
 from .conftest import S3Server
 from .test_presigned_media import AUDIO, VIDEO
 
@@ -25,20 +26,6 @@ def _arrive(s3: S3Server, bucket: str, name: str) -> None:
     s3.put(bucket, f"incoming/{name}.mp4", VIDEO)
     # S3 stamps LastModified to the second: step past it, so the next instant is later.
     time.sleep(1.1)
-
-
-def _asset_events(name: str) -> list[dict[str, Any]]:
-    from airflow.models.asset import AssetEvent, AssetModel
-    from airflow.utils.session import create_session
-    from sqlalchemy import select
-
-    with create_session() as session:
-        rows = session.scalars(
-            select(AssetEvent)
-            .join(AssetModel, AssetEvent.asset_id == AssetModel.id)
-            .where(AssetModel.name == name)
-        ).all()
-        return [dict(r.extra or {}) for r in rows]
 
 
 def test_two_intervals_render_each_clip_exactly_once(
@@ -79,7 +66,7 @@ def test_two_intervals_render_each_clip_exactly_once(
     outputs = sorted(r["output_path"] for r in second.xcom["lipsync"])
     assert outputs == [f"{renders}ep1-de.mp4", f"{renders}ep2-fr.mp4"]
     # This bucket's: other tests of the example (a local folder) emit on the same asset.
-    events = [e for e in _asset_events("sync_scheduled_renders") if str(e["output_path"]).startswith(renders)]
+    events = [e for e in asset_event_extras("sync_scheduled_renders") if str(e["output_path"]).startswith(renders)]
     assert sorted(e["output_path"] for e in events) == [
         f"{renders}{n}.mp4" for n in ("ep1-de", "ep1-fr", "ep2-fr")
     ]

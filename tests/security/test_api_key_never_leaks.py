@@ -34,9 +34,10 @@ def canary_emulator(emulator: EmulatorServer, monkeypatch: pytest.MonkeyPatch) -
 def db_dump(dag_id: str, run_id: str) -> str:
     """XCom values and rendered template fields of the run, as text."""
     from airflow.models.renderedtifields import RenderedTaskInstanceFields
-    from airflow.models.xcom import XComModel
     from airflow.utils.session import create_session
     from sqlalchemy import select
+
+    from airflow_provider_sync._compat import XComModel
 
     with create_session() as session:
         xcoms = session.execute(

@@ -366,7 +366,7 @@ def test_config_and_operator_roots_are_combined(tmp_path: Path, monkeypatch: pyt
 
 def test_expanded_paths_are_run_time_values(runware: UploadingRunware, allowed: Path, tmp_path: Path) -> None:
     """``expand()`` arguments are built at run time (from conf, upstream): checked like templates."""
-    from airflow.sdk import DAG
+    from airflow_provider_sync._compat import DAG
 
     with DAG("mapped_paths", schedule=None) as dag:
         mapped = SyncLipsyncOperator.partial(
@@ -382,7 +382,7 @@ def test_expanded_paths_are_run_time_values(runware: UploadingRunware, allowed: 
 
 
 def test_expand_cannot_widen_the_roots_or_allow_overwriting(tmp_path: Path) -> None:
-    from airflow.sdk import DAG
+    from airflow_provider_sync._compat import DAG
 
     for widening in ({"allowed_media_roots": ["/"]}, {"overwrite": True}):
         with DAG(f"mapped_{next(iter(widening))}", schedule=None):
