@@ -68,6 +68,26 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
+class _UrlsWithoutSecrets(logging.Filter):
+    """Shows the URLs in httpx's request log lines the way our own log lines do.
+
+    httpx logs every request with its full URL at INFO. Airflow 3's logging configuration
+    raises httpx's logger to WARNING, Airflow 2.11's does not: there a download from a
+    presigned ``videoURL`` would put its signature in the task log. Without the query (and
+    any password), the line still says what was fetched.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(
+                describe_source(str(arg)) if isinstance(arg, httpx.URL) else arg for arg in record.args
+            )
+        return True
+
+
+logging.getLogger("httpx").addFilter(_UrlsWithoutSecrets())
+
+
 class _WaitBackoffOrRetryAfter:
     """Exponential backoff with jitter, but never shorter than the server's ``Retry-After``,
     and never past the caller's deadline (``ends``, monotonic seconds)."""

@@ -140,3 +140,17 @@ def test_a_server_error_on_the_video_download_is_retried_and_the_video_saved(
         assert hook.download(VIDEO_URL, str(target)) == 1000
     assert route.call_count == 2
     assert target.read_bytes() == b"V" * 1000
+
+
+def test_httpx_request_lines_show_a_signed_url_without_its_signature(
+    hook: RunwareHook, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # httpx logs each request's URL at INFO; where Airflow leaves that level on (2.11), a
+    # presigned videoURL would put its credentials in the task log.
+    signed = f"{VIDEO_URL}?X-Amz-Credential=AKIAEXAMPLE&X-Amz-Signature=SIGNATURE0123456789"
+    with respx.mock, caplog.at_level("INFO", logger="httpx"):
+        respx.get(VIDEO_URL).mock(return_value=httpx.Response(200, content=b"\x00video"))
+        hook.download(signed, str(tmp_path / "v.mp4"))
+    lines = [r.getMessage() for r in caplog.records if r.name == "httpx"]
+    assert any(f"GET {VIDEO_URL}?..." in line for line in lines), lines  # the line is still there
+    assert not any("SIGNATURE0123456789" in line or "AKIAEXAMPLE" in line for line in lines)

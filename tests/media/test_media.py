@@ -13,24 +13,6 @@ from airflow_provider_sync import media
 from airflow_provider_sync.exceptions import SyncValidationError
 
 
-def _has_local_object_storage() -> bool:
-    from airflow_provider_sync._compat import ObjectStoragePath
-
-    try:
-        ObjectStoragePath("local:///").fs  # noqa: B018 -- resolving the filesystem is the check
-    except ValueError:
-        return False
-    return True
-
-
-#: Object storage on the local disk (``local://``), which Airflow has from 3.0; on 2.11 the
-#: object-storage path is covered against an S3 server instead (tests/s3).
-needs_local_object_storage = pytest.mark.skipif(
-    not _has_local_object_storage(),
-    reason="Airflow 2.11's object storage has no local:// scheme (3.0 added it)",
-)
-
-
 @pytest.mark.parametrize(
     ("source", "remote"),
     [
@@ -71,7 +53,7 @@ def test_local_files_are_checked_before_anything_is_sent(
         media.inspect_local(str(clip), "video", "video")
 
 
-@needs_local_object_storage
+@pytest.mark.usefixtures("local_object_storage")
 def test_object_storage_paths_are_read_through_airflow(tmp_path: Path) -> None:
     clip = tmp_path / "clip.wav"
     clip.write_bytes(b"RIFF" + b"\x01" * 996)
@@ -115,7 +97,7 @@ def test_saving_is_atomic_and_leaves_nothing_on_failure(tmp_path: Path) -> None:
     assert target.read_bytes() == b"a" * 10 + b"b" * 5
 
 
-@needs_local_object_storage
+@pytest.mark.usefixtures("local_object_storage")
 def test_saving_to_object_storage_and_to_a_folder(tmp_path: Path) -> None:
     url = f"local://{tmp_path}/bucket/renders/v.mp4"
     assert media.save_stream(iter([b"xyz"]), url) == 3

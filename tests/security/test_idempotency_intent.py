@@ -195,14 +195,16 @@ def test_local_files_are_identified_by_content(tmp_path: Path) -> None:
     assert inspect_local(str(voice), "audio", "audio").version != first
 
 
-def test_object_stores_content_hash_is_used_when_reported(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_object_stores_content_hash_is_used_when_reported() -> None:
     from airflow_provider_sync import media
 
     info = {"type": "file", "size": 10, "ETag": '"9e107d9d372bb6826bd81d3542a419d6"', "LastModified": "x"}
     size, version = media._size_and_identity(object(), info, 100)
     assert (size, version) == (10, "10:etag:9e107d9d372bb6826bd81d3542a419d6")
+
+
+@pytest.mark.usefixtures("local_object_storage")
+def test_an_object_store_without_a_content_hash_is_hashed_by_content(tmp_path: Path) -> None:
     # Azure's lowercase etag changes on every write, identical bytes or not: hash the content instead.
     clip = tmp_path / "clip.wav"
     clip.write_bytes(b"0123456789")
