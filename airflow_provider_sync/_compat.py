@@ -58,6 +58,7 @@ import contextlib
 import functools
 import importlib
 import inspect
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -197,21 +198,34 @@ async def aextra_dejson(conn: Any) -> dict[str, Any]:
     return dict(await asyncio.to_thread(lambda: conn.extra_dejson))
 
 
+def _dags_beside(dag: Any) -> list[Any]:
+    """``dag`` and the other DAGs of the module that defined it."""
+    for module in list(sys.modules.values()):
+        if getattr(module, "__file__", None) == dag.fileloc:
+            found = [value for value in vars(module).values() if isinstance(value, type(dag))]
+            if any(found_dag is dag for found_dag in found):
+                return found
+    return [dag]
+
+
 def dag_test(dag: Any, **kwargs: Any) -> Any:
     """``dag.test(**kwargs)`` as 3.x runs it, on every release.
 
     3.0 renamed ``execution_date`` to ``logical_date`` and added ``run_after``; on 2.11 a
     ``logical_date`` is passed as ``execution_date``, and ``run_after`` (when a run may start,
-    which 2.11 ties to the logical date) is left out. 3.x's ``dag.test()`` writes the DAG and
-    its assets to the metadata database first; 2.11's does not, and then drops the events of
-    its datasets ("DatasetModel ... not found"), so there the DAG is written first. 2.11's
+    which 2.11 ties to the logical date) is left out.
+
+    3.x's ``dag.test()`` first writes the DAGs of its bundle, with their assets, to the
+    metadata database; 2.11's writes nothing, and then drops the events of datasets it does
+    not find ("DatasetModel ... not found"). There the DAG and the DAGs defined beside it
+    (which may be the ones scheduled on its datasets) are written first. 2.11's
     ``dag_run_note`` table also refers to the auth manager's user table, which only the
     webserver loads; without it, replacing an earlier run of the same date fails.
     """
     if hasattr(dag, "sync_to_db"):  # 2.11's DAG; the Task SDK's (3.0) has no such method
         with contextlib.suppress(ImportError):
             _resolve("conf").getimport("core", "auth_manager")
-        dag.sync_to_db()
+        type(dag).bulk_write_to_db(_dags_beside(dag))
     accepted = inspect.signature(dag.test).parameters
     if "logical_date" in kwargs and "logical_date" not in accepted:
         kwargs["execution_date"] = kwargs.pop("logical_date")

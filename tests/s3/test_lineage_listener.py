@@ -43,7 +43,11 @@ def openlineage_events(tmp_path: Path) -> Iterator[Path]:
         for value in vars(ol_conf).values():
             if callable(getattr(value, "cache_clear", None)):
                 value.cache_clear()
-        ol_listener._get_process_adapter.cache_clear()
+        # Newer OpenLineage providers cache the adapter per process; older ones keep it on
+        # the listener only.
+        process_adapter = getattr(ol_listener, "_get_process_adapter", None)
+        if process_adapter is not None:
+            process_adapter.cache_clear()
         ol_listener.get_openlineage_listener().adapter._client = None
 
     events = tmp_path / "openlineage.json"
