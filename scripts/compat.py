@@ -8,7 +8,10 @@ constraints (``constraints/airflow-<version>-py<python>.txt``), then runs
    tests/operators tests/media tests/properties``; no deployment, no slow tests; the
    emulator's own tests are left out, it does not import Airflow), and
 2. one example DAG end to end: ``example_sync_lipsync`` deferred, with ``dag.test()``,
-   against the local emulator.
+   against the local emulator, and
+3. on the entries marked ``deployment`` (Airflow 2.11, whose scheduler and triggerer differ
+   most from the 3.x of ``make test``), the quick deployment test: a real scheduler and
+   triggerer with a LocalExecutor on SQLite run 20 deferred renders (``tests/deployment``).
 
 It ends with a table of Airflow x Python, pass/fail and seconds, and exits non-zero if any
 entry failed. Installs go through uv (installed from PyPI into ``.compat/_uv``): about ten
@@ -59,6 +62,7 @@ UNIT_TESTS = [
 DAG_TEST = (
     "tests/integration/test_example_dags.py::test_example_dag_runs_end_to_end[example_sync_lipsync-deferred]"
 )
+DEPLOYMENT_TESTS = "tests/deployment"
 #: Per pytest run; a hung run fails its entry instead of the whole matrix.
 RUN_TIMEOUT = 900
 
@@ -72,6 +76,8 @@ class Entry:
     #: Day after the release, UTC: the --refreeze resolution cut-off.
     cutoff: str
     aliases: tuple[str, ...] = ()
+    #: Also run the deployment test (real scheduler and triggerer).
+    deployment: bool = False
 
     @property
     def name(self) -> str:
@@ -82,13 +88,15 @@ class Entry:
         return CONSTRAINTS / f"{self.name}.txt"
 
 
-# The floor (first 3.0 release) and the newest patch release of each minor, each on the
-# oldest and the newest Python that release supports: 3.0.x declares Python < 3.13.
+# The floor (2.11.0), the first 3.x release that runs (3.0.2) and the newest patch release of
+# each minor, each on the oldest and the newest Python that release supports within ours
+# (>= 3.10): 2.11.x and 3.0.x declare Python < 3.13. The deployment test runs on the oldest
+# and the newest 2.11 entry; make test runs it on 3.x.
 MATRIX: list[Entry] = [
-    Entry("2.11.0", "3.10", "2025-05-21", ("floor",)),
+    Entry("2.11.0", "3.10", "2025-05-21", ("floor",), deployment=True),
     Entry("2.11.0", "3.12", "2025-05-21"),
     Entry("2.11.2", "3.10", "2026-03-15"),
-    Entry("2.11.2", "3.12", "2026-03-15"),
+    Entry("2.11.2", "3.12", "2026-03-15", deployment=True),
     Entry("3.0.2", "3.10", "2025-06-11"),
     Entry("3.0.2", "3.12", "2025-06-11"),
     Entry("3.0.6", "3.10", "2025-08-30"),
@@ -254,6 +262,9 @@ def run_entry(entry: Entry, uv: Path, refreeze: bool) -> Result:
         unit = [*pytest, "-m", "not deployment and not slow", *unit_tests()]
         result.steps["unit"] = "pass" if run_logged(unit, log, env, RUN_TIMEOUT) else "fail"
         result.steps["dag"] = "pass" if run_logged([*pytest, DAG_TEST], log, env, RUN_TIMEOUT) else "fail"
+        if entry.deployment:
+            deploy = [*pytest, "-m", "deployment", DEPLOYMENT_TESTS]
+            result.steps["deploy"] = "pass" if run_logged(deploy, log, env, RUN_TIMEOUT) else "fail"
         return result
     finally:
         result.seconds = time.monotonic() - started
@@ -280,7 +291,7 @@ def write_constraints(entry: Entry, uv: Path, venv: Path, env: dict[str, str]) -
 
 
 def table(results: list[Result]) -> str:
-    rows = [("Airflow", "Python", "install", "unit", "DAG", "result", "seconds")]
+    rows = [("Airflow", "Python", "install", "unit", "DAG", "deploy", "result", "seconds")]
     for r in results:
         rows.append(
             (
@@ -289,6 +300,7 @@ def table(results: list[Result]) -> str:
                 r.steps.get("install", "-"),
                 r.steps.get("unit", "-"),
                 r.steps.get("dag", "-"),
+                r.steps.get("deploy", "-"),
                 "PASS" if r.passed else "FAIL",
                 f"{r.seconds:.0f}",
             )
@@ -310,7 +322,7 @@ def main() -> int:
 
     if args.list:
         for e in MATRIX:
-            print(f"{e.name:28} {' '.join(e.aliases)}")
+            print(f"{e.name:28} {' '.join([*e.aliases, *(['+deployment'] if e.deployment else [])])}")
         return 0
     entries = select(args.entries)
     WORK.mkdir(exist_ok=True)
