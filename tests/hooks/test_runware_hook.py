@@ -329,3 +329,53 @@ def test_the_connection_form_labels_and_hides_fields() -> None:
     assert declared["relabeling"] == behaviour["relabeling"]
     assert sorted(declared["hidden-fields"]) == sorted(behaviour["hidden_fields"])
     assert conn_type["conn-fields"]["timeout"]["label"].startswith("Request timeout")
+
+
+def test_airflow_serves_the_declared_connection_form() -> None:
+    # Airflow 3.2+ serves the provider info's declarations; 2.11 (and 3.0/3.1 with Flask
+    # AppBuilder) the hook's widgets: either way the same fields, labels and placeholders.
+    from airflow.providers_manager import ProvidersManager
+
+    from airflow_provider_sync.connection_form import CONN_FIELDS
+
+    manager = ProvidersManager()
+    widget = manager.connection_form_widgets.get("extra__runware__timeout")
+    if widget is None:
+        pytest.skip("this Airflow draws the form from Flask widgets, and Flask AppBuilder is not installed")
+    if isinstance(widget.field, dict):  # declared conn-fields
+        label, description = widget.field["schema"]["title"], widget.field["description"]
+    else:  # a wtforms field made by the hook
+        label, description = str(widget.field.args[0]), widget.field.kwargs["description"]
+    assert (label, description) == (CONN_FIELDS["timeout"]["label"], CONN_FIELDS["timeout"]["description"])
+    behaviour = manager.field_behaviours["runware"]
+    assert behaviour["relabeling"] == {"password": "API key", "host": "Base URL"}
+    assert sorted(behaviour["hidden_fields"]) == ["extra", "login", "port", "schema"]
+    assert behaviour["placeholders"]["extra__runware__timeout"] == "60"
+
+
+@pytest.mark.parametrize(
+    ("typed", "accepted"),
+    [
+        ("", True),
+        ("30", True),
+        (" 2.5 ", True),
+        ("1", True),
+        ("0.5", False),
+        ("-3", False),
+        ("soon", False),
+        ("inf", False),
+        ("nan", False),
+    ],
+)
+def test_the_flask_form_takes_a_timeout_as_airflow_3_s_schema_does(typed: str, accepted: bool) -> None:
+    pytest.importorskip("flask_appbuilder", reason="Airflow 2's connection form (Flask AppBuilder)")
+    from werkzeug.datastructures import MultiDict
+    from wtforms import Form
+
+    class ConnectionForm(Form):
+        timeout = RunwareHook.get_connection_form_widgets()["timeout"]
+
+    form = ConnectionForm(formdata=MultiDict({"timeout": typed}))
+    assert form.validate() is accepted, form.errors
+    if not accepted:
+        assert form.errors["timeout"] == ["Enter a number of at least 1."]

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from airflow.sdk import DAG
+try:
+    from airflow.sdk import DAG
+except ImportError:  # Airflow 2.11
+    from airflow import DAG
 
 from airflow_provider_sync.operators.sync import SyncLipsyncOperator
 
