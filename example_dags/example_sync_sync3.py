@@ -18,7 +18,11 @@ from __future__ import annotations
 # --8<-- [start:example_sync_sync3]
 from datetime import datetime
 
-from airflow.sdk import DAG, Param
+try:
+    from airflow.sdk import DAG, Param
+except ImportError:  # Airflow 2.11
+    from airflow import DAG
+    from airflow.models.param import Param
 
 from airflow_provider_sync.operators.sync import SyncLipsyncOperator
 

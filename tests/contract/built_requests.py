@@ -64,7 +64,7 @@ def _render(value: Any, env: jinja2.Environment, context: dict[str, Any]) -> Any
 
 
 def _load_dags(path: Path) -> list[Any]:
-    from airflow.sdk import DAG
+    from airflow_provider_sync._compat import DAG
 
     namespace: dict[str, Any] = {"__name__": f"contract_{path.stem}", "__file__": str(path)}
     exec(compile(path.read_text(), str(path), "exec"), namespace)

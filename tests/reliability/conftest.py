@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sys
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from airflow_provider_sync._compat import TaskDeferred
+from airflow_provider_sync._compat import BaseOperator, TaskDeferred
 from airflow_provider_sync.operators.sync import SyncBaseOperator, SyncLipsyncOperator
 from airflow_provider_sync.testing.emulator import EmulatorServer
 
@@ -55,6 +56,16 @@ def lipsync(n: int = 0, **kwargs: Any) -> SyncLipsyncOperator:
     return SyncLipsyncOperator(**{**params, **kwargs})
 
 
+def _ready_this_thread() -> None:
+    """Airflow 2.11 wraps ``execute`` with a guard whose registry is thread-local and set up
+    in the importing thread only (a task runner calls ``execute`` there); the soak calls it
+    from a pool of threads."""
+    safeguard = getattr(sys.modules[BaseOperator.__module__], "ExecutorSafeguard", None)
+    sentinel = getattr(safeguard, "_sentinel", None)
+    if sentinel is not None and not hasattr(sentinel, "callers"):
+        sentinel.callers = {}
+
+
 def run_to_end(
     op: SyncBaseOperator, ti: FakeTI, triggerer: asyncio.AbstractEventLoop | None = None
 ) -> dict[str, Any]:
@@ -64,6 +75,7 @@ def run_to_end(
         triggerer runs many: triggers sharing it share its batching poller. Without it, the
         trigger runs alone in a fresh loop.
     """
+    _ready_this_thread()
     try:
         return op.execute({"ti": ti})
     except TaskDeferred as deferred:
