@@ -4,7 +4,7 @@ Each matrix entry gets its own venv under ``.compat/<entry>/``, the package (edi
 the extra that brings the emulator) and the test tools installed with that entry's pinned
 constraints (``constraints/airflow-<version>-py<python>.txt``), then runs
 
-1. the unit tests that touch Airflow (``tests/models tests/hooks tests/triggers
+1. the unit tests that touch Airflow (``tests/compat tests/models tests/hooks tests/triggers
    tests/operators tests/media tests/properties``; no deployment, no slow tests; the
    emulator's own tests are left out, it does not import Airflow), and
 2. one example DAG end to end: ``example_sync_lipsync`` deferred, with ``dag.test()``,
@@ -52,6 +52,7 @@ UV_VERSION = "0.13.9"
 #: What the tests need besides the package and its emulator extra.
 TEST_TOOLS = ["pytest", "pytest-asyncio", "pytest-timeout", "respx", "hypothesis"]
 UNIT_TESTS = [
+    "tests/compat",
     "tests/models",
     "tests/hooks",
     "tests/triggers",
