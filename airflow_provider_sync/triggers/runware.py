@@ -89,7 +89,8 @@ class RunwareTaskTrigger(BaseTrigger):
         classpath, kwargs = self.serialize()
         if kwargs.get("delivery_check_url"):
             kwargs["delivery_check_url"] = describe_source(str(kwargs["delivery_check_url"]))
-        return self.repr(classpath, kwargs)
+        # The form of BaseTrigger's own repr (its helper for it is 3.x-only).
+        return f"<{classpath} {', '.join(f'{k}={v}' for k, v in kwargs.items())}>"
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         """Class path and keyword arguments that rebuild this trigger."""

@@ -40,7 +40,10 @@ DAG_FILE = textwrap.dedent(
     f'''
     from datetime import datetime, timedelta
 
-    from airflow.sdk import DAG
+    try:
+        from airflow.sdk import DAG
+    except ImportError:  # Airflow 2.11
+        from airflow import DAG
 
     from airflow_provider_sync.operators.sync import SyncLipsyncOperator
 

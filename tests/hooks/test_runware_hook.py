@@ -354,28 +354,34 @@ def test_airflow_serves_the_declared_connection_form() -> None:
 
 
 @pytest.mark.parametrize(
-    ("typed", "accepted"),
+    ("field", "typed", "accepted"),
     [
-        ("", True),
-        ("30", True),
-        (" 2.5 ", True),
-        ("1", True),
-        ("0.5", False),
-        ("-3", False),
-        ("soon", False),
-        ("inf", False),
-        ("nan", False),
+        ("timeout", "", True),
+        ("timeout", " 2.5 ", True),
+        ("timeout", "0.1", True),
+        ("timeout", "0.05", False),
+        ("timeout", "3601", False),
+        ("timeout", "soon", False),
+        ("timeout", "nan", False),
+        ("max_attempts", "3", True),
+        ("max_attempts", "2.5", False),
+        ("max_attempts", "0", False),
+        ("retry_min_wait", "0", True),
+        ("retry_max_wait", "-1", False),
     ],
 )
-def test_the_flask_form_takes_a_timeout_as_airflow_3_s_schema_does(typed: str, accepted: bool) -> None:
+def test_the_flask_form_takes_what_airflow_3_s_schema_takes(field: str, typed: str, accepted: bool) -> None:
     pytest.importorskip("flask_appbuilder", reason="Airflow 2's connection form (Flask AppBuilder)")
     from werkzeug.datastructures import MultiDict
     from wtforms import Form
 
-    class ConnectionForm(Form):
-        timeout = RunwareHook.get_connection_form_widgets()["timeout"]
+    from airflow_provider_sync.connection_form import CONN_FIELDS
 
-    form = ConnectionForm(formdata=MultiDict({"timeout": typed}))
+    widgets = RunwareHook.get_connection_form_widgets()
+    assert sorted(widgets) == sorted(CONN_FIELDS)  # the same inputs as Airflow 3's form
+    form_class = type("ConnectionForm", (Form,), dict(widgets))
+    form = form_class(formdata=MultiDict({field: typed}))
     assert form.validate() is accepted, form.errors
     if not accepted:
-        assert form.errors["timeout"] == ["Enter a number of at least 1."]
+        [message] = form.errors[field]
+        assert field in message  # names the field and its limits, as the hook's check does

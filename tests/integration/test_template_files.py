@@ -25,7 +25,11 @@ PART_2 = "b4f87ba1-df22-4606-a60f-c1d5467e5bf0"
 DAG_FILE = """
 from datetime import datetime
 
-from airflow.sdk import DAG, Param
+try:
+    from airflow.sdk import DAG, Param
+except ImportError:  # Airflow 2.11
+    from airflow import DAG
+    from airflow.models.param import Param
 
 from airflow_provider_sync.operators.sync import SyncLipsyncOperator
 

@@ -19,7 +19,7 @@ AUDIO = "b4c57832-2075-492b-bf89-9b5e3ac02503"
 
 
 def mapped(cls: type = SyncLipsyncOperator, **partial: Any) -> Any:
-    from airflow.sdk import DAG
+    from airflow_provider_sync._compat import DAG
 
     with DAG("mapped_checks", schedule=None):
         return cls.partial(task_id="render", **partial).expand(video=[VIDEO, VIDEO])
@@ -75,7 +75,7 @@ def test_values_left_to_expand_or_to_templates_are_not_judged_at_parse_time() ->
 
 
 def test_mapped_operators_still_expand_and_map_every_argument() -> None:
-    from airflow.sdk import DAG
+    from airflow_provider_sync._compat import DAG
 
     with DAG("mapped_ok", schedule=None):
         op = SyncLipsyncOperator.partial(task_id="render", sync_mode="loop", poll_interval=1).expand_kwargs(
@@ -88,7 +88,10 @@ def test_mapped_operators_still_expand_and_map_every_argument() -> None:
 DAG_FILE = """
 from datetime import datetime
 
-from airflow.sdk import DAG
+try:
+    from airflow.sdk import DAG
+except ImportError:  # Airflow 2.11
+    from airflow import DAG
 
 from airflow_provider_sync.operators.sync import SyncLipsyncOperator
 

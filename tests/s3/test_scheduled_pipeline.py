@@ -66,7 +66,9 @@ def test_two_intervals_render_each_clip_exactly_once(
     outputs = sorted(r["output_path"] for r in second.xcom["lipsync"])
     assert outputs == [f"{renders}ep1-de.mp4", f"{renders}ep2-fr.mp4"]
     # This bucket's: other tests of the example (a local folder) emit on the same asset.
-    events = [e for e in asset_event_extras("sync_scheduled_renders") if str(e["output_path"]).startswith(renders)]
+    events = [
+        e for e in asset_event_extras("sync_scheduled_renders") if str(e["output_path"]).startswith(renders)
+    ]
     assert sorted(e["output_path"] for e in events) == [
         f"{renders}{n}.mp4" for n in ("ep1-de", "ep1-fr", "ep2-fr")
     ]
