@@ -83,6 +83,7 @@ if TYPE_CHECKING:
         AirflowSensorTimeout,
         AirflowSkipException,
         AirflowTaskTimeout,
+        TaskDeferralError,
         TaskDeferred,
     )
     from airflow.sdk.execution_time.xcom import XCom
@@ -111,6 +112,9 @@ _LOCATIONS: dict[str, tuple[str, ...]] = {
     "AirflowSensorTimeout": ("airflow.sdk.exceptions", "airflow.exceptions"),
     "AirflowSkipException": ("airflow.sdk.exceptions", "airflow.exceptions"),
     "AirflowTaskTimeout": ("airflow.sdk.exceptions", "airflow.exceptions"),
+    # What resuming a deferral Airflow ended (a trigger timeout) raises; 2.11's sensors pass it
+    # on as it is, 3.x's turn it into AirflowSensorTimeout.
+    "TaskDeferralError": ("airflow.sdk.exceptions", "airflow.exceptions"),
     # 3.0: the Task SDK; 2.11: airflow.sensors.base.
     "BaseSensorOperator": ("airflow.sdk", "airflow.sensors.base"),
     "PokeReturnValue": ("airflow.sdk", "airflow.sensors.base"),
@@ -274,6 +278,7 @@ __all__ = [
     "Connection",
     "ObjectStoragePath",
     "PokeReturnValue",
+    "TaskDeferralError",
     "TaskDeferred",
     "TriggerEvent",
     "XCom",

@@ -23,7 +23,13 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from airflow.sdk import DAG, Param, TaskGroup, task
+try:
+    from airflow.sdk import DAG, Param, TaskGroup, task
+except ImportError:  # Airflow 2.11
+    from airflow import DAG
+    from airflow.decorators import task
+    from airflow.models.param import Param
+    from airflow.utils.task_group import TaskGroup
 
 from airflow_provider_sync.operators.sync import SyncLipsyncOperator
 from airflow_provider_sync.sensors.sync import SyncRenderSensor

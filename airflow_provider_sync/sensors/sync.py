@@ -17,16 +17,16 @@ from datetime import timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from airflow.sdk import Asset
-
 from airflow_provider_sync._compat import (
     AirflowException,
     AirflowFailException,
     AirflowSensorTimeout,
     AirflowSkipException,
     AirflowTaskTimeout,
+    Asset,
     BaseSensorOperator,
     PokeReturnValue,
+    TaskDeferralError,
 )
 from airflow_provider_sync.connection_form import check_hook_params
 from airflow_provider_sync.exceptions import (
@@ -433,6 +433,10 @@ class SyncRenderSensor(BaseSensorOperator):
             return super().resume_execution(next_method, next_kwargs, context)
         except AirflowSensorTimeout as exc:
             if isinstance(exc, RunwareSensorTimeoutError):
+                raise
+            raise self._timed_out(self._read_job().task_uuid) from exc
+        except TaskDeferralError as exc:  # Airflow 2.11 passes an ended deferral on as it is
+            if next_method != "__fail__":
                 raise
             raise self._timed_out(self._read_job().task_uuid) from exc
 

@@ -6,6 +6,7 @@ raises, saves and sends -- and that it never submits.
 
 from __future__ import annotations
 
+import importlib.util
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -146,7 +147,10 @@ def test_a_bare_task_uuid_gives_the_result_without_the_model(fake_runware: FakeR
 
 
 def test_the_sensor_saves_the_video_and_emits_the_asset_event(runware_conn: str, tmp_path: Any) -> None:
-    from airflow.sdk.execution_time.context import OutletEventAccessors
+    try:
+        from airflow.sdk.execution_time.context import OutletEventAccessors
+    except ImportError:  # Airflow 2.11
+        from airflow.utils.context import OutletEventAccessors
 
     fake = FakeRunware()
     fake.script = [SUCCESS]
@@ -168,7 +172,8 @@ def test_the_sensor_saves_the_video_and_emits_the_asset_event(runware_conn: str,
         "output_path": str(target),
         "cost": SUCCESS["cost"],
     }
-    assert wait.get_openlineage_facets_on_complete(None).outputs[0].name == str(target)
+    if importlib.util.find_spec("airflow.providers.openlineage") is not None:  # not in make compat's venvs
+        assert wait.get_openlineage_facets_on_complete(None).outputs[0].name == str(target)
 
 
 def test_an_existing_output_file_is_refused_before_waiting(fake_runware: FakeRunware, tmp_path: Any) -> None:
@@ -352,17 +357,30 @@ def test_airflow_ending_the_deferral_names_the_job(fake_runware: FakeRunware) ->
 # ---------------------------------------------------------------- worker modes
 
 
+#: Airflow 2.11's sensor reads its first reschedule from the metadata DB (TaskReschedule),
+#: not from the task instance these tests fake.
+reads_reschedules_from_the_ti = pytest.mark.skipif(
+    importlib.util.find_spec("airflow.sdk") is None,
+    reason="Airflow 2.11's sensor reads its reschedules from the metadata DB, not the faked TI",
+)
+
+
 class RescheduledTI(FakeTI):
     """A task instance that remembers when its first poke ran (as Airflow does between reschedules)."""
 
     first: datetime | None = None
+    max_tries = 0  # Airflow 2.11's sensor reads it in reschedule mode
 
     def get_first_reschedule_date(self, context: Any) -> datetime | None:
         return self.first
 
 
+@reads_reschedules_from_the_ti
 def test_reschedule_mode_frees_the_slot_between_polls_and_finishes_later(fake_runware: FakeRunware) -> None:
-    from airflow.sdk.exceptions import AirflowRescheduleException
+    try:
+        from airflow.sdk.exceptions import AirflowRescheduleException
+    except ImportError:  # Airflow 2.11
+        from airflow.exceptions import AirflowRescheduleException
 
     fake_runware.script = [{"status": "processing"}, SUCCESS]
     job = submit(fake_runware)
@@ -376,6 +394,7 @@ def test_reschedule_mode_frees_the_slot_between_polls_and_finishes_later(fake_ru
     assert len(fake_runware.submissions) == 1
 
 
+@reads_reschedules_from_the_ti
 def test_reschedule_mode_counts_not_found_from_the_first_poke(
     fake_runware: FakeRunware, monkeypatch: pytest.MonkeyPatch
 ) -> None:
