@@ -147,7 +147,8 @@ def write_dag(folder: Path, dag_id: str, body: str) -> Any:
 
     source = (
         "from datetime import datetime, timedelta\n\n"
-        "from airflow.sdk import DAG\n\n"
+        "try:\n    from airflow.sdk import DAG\n"
+        "except ImportError:  # Airflow 2.11\n    from airflow import DAG\n\n"
         "from airflow_provider_sync.operators.sync import SyncLipsyncOperator\n\n"
         f"with DAG({dag_id!r}, schedule=None, start_date=datetime(2025, 1, 1), catchup=False) as dag:\n"
         + textwrap.indent(textwrap.dedent(body).strip() + "\n", "    ")

@@ -155,6 +155,11 @@ def mapped_partial_kwargs(op: Any) -> Mapping[str, Any] | None:
         return None
     dag = getattr(op, "_dag", None)
     mapped = dag.task_dict.get(op.task_id) if dag is not None else None
+    if mapped is None and dag is not None:
+        # Airflow 2.11 builds the task inside its task group, which prefixes the group's id a
+        # second time ("g.g.render") until the mapped task's id is put back, after __init__.
+        ids = [i for i in dag.task_dict if op.task_id.endswith(f".{i}")]
+        mapped = dag.task_dict[max(ids, key=len)] if ids else None
     partial = getattr(mapped, "partial_kwargs", None)
     return partial if isinstance(partial, Mapping) else {}
 
