@@ -288,6 +288,14 @@ class SyncBaseOperator(BaseOperator):
         :raises SyncValidationError: listing every problem of the literal values.
         """
         cls._check_literals({k: v for k, v in kwargs.items() if k in cls._parameter_names()})
+        output_asset = kwargs.get("output_asset")
+        if output_asset is not None:
+            # A mapped task's outlets are its partial() arguments' (its __init__ runs only when
+            # each instance runs): the asset must be among them for Airflow to record events.
+            asset = Asset(output_asset) if isinstance(output_asset, str) else output_asset
+            outlets = list(kwargs.get("outlets") or [])
+            if asset not in outlets:
+                kwargs["outlets"] = [*outlets, asset]
         return super().partial(**kwargs)
 
     # ------------------------------------------------------------------ templates

@@ -10,9 +10,10 @@ import base64
 import typing
 import uuid
 from collections.abc import Iterator
-from typing import Any, Literal, NotRequired, get_args, get_origin
+from typing import Any, Literal, get_args, get_origin
 
 import pytest
+from typing_extensions import NotRequired
 
 from airflow_provider_sync.testing.emulator import EmulatorServer
 

@@ -116,3 +116,16 @@ def test_the_dag_processor_reports_it_as_an_import_error(tmp_path: Path, airflow
     [error] = bag.import_errors.values()
     assert "sync_mode" in error
     assert "'remapp' is not allowed" in error
+
+
+@pytest.mark.parametrize("given", ["s3://renders/dubbed/", "asset-object"])
+def test_a_mapped_tasks_output_asset_is_among_its_outlets_when_the_dag_is_parsed(given: str) -> None:
+    # The scheduler knows a mapped task's outlets from partial() alone: without the asset there,
+    # the events each instance emits would not be recorded as the asset's.
+    from airflow_provider_sync._compat import Asset
+
+    asset = Asset("s3://renders/dubbed/") if given == "asset-object" else given
+    task = mapped(audio=AUDIO, output_asset=asset, outlets=[Asset("s3://elsewhere/x")])
+    uris = [getattr(o, "uri", None) for o in task.outlets]
+    assert uris.count(Asset("s3://renders/dubbed/").uri) == 1
+    assert Asset("s3://elsewhere/x").uri in uris
