@@ -509,18 +509,27 @@ def read_batch(response: RunwareResponse, task_uuids: Iterable[str]) -> dict[str
 def request_error(response: RunwareResponse, task_uuids: Iterable[str]) -> RunwareError | None:
     """The error of an answer that refused the request as a whole, or ``None``.
 
-    When nothing in the answer is about any of the tasks we sent (no data, and errors that
-    name none of them), the server refused the request itself: a batch too large, or one
-    malformed task that it did not name.
+    That is an HTTP error status whose answer says nothing about any task we sent and holds
+    an error naming no task at all: a batch too large, or one malformed task that it did not
+    name. An error naming some other task (even one we cannot read) is a stray item, and an
+    HTTP 200 never refuses the request: our tasks then read as not found, which callers ask
+    again before they believe it.
     """
+    if response.status_code < 400:
+        return None
     wanted = set(task_uuids)
-    if (
-        response.errors
-        and not any(_uuid_of(d) in wanted for d in response.data)
-        and not any(_uuid_of(e) in wanted for e in response.errors)
+    if any(_uuid_of(d) in wanted for d in response.data) or any(
+        _uuid_of(e) in wanted for e in response.errors
     ):
-        return error_from_item(response.errors[0], response.status_code)
+        return None
+    for err in response.errors:
+        if _names_no_task(err):
+            return error_from_item(err, response.status_code)
     return None
+
+
+def _names_no_task(item: Mapping[str, Any]) -> bool:
+    return item.get("taskUUID") in (None, "")
 
 
 def raise_request_error(response: RunwareResponse, task_uuids: Iterable[str]) -> None:

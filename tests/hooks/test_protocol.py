@@ -122,6 +122,19 @@ def test_a_refusal_naming_no_task_is_a_request_error_and_one_naming_a_task_is_no
     assert request_error(about_task, [UUID]) is None
 
 
+def test_an_error_about_another_task_beside_nothing_about_ours_is_no_refusal() -> None:
+    # Seen in a soak: an empty answer (the job forgotten for a poll) plus a stray error about
+    # a task nobody sent failed the job as if Runware had refused the request.
+    stray = {"code": ["a", "b"], "message": "stray", "taskUUID": "c7c9a8d4-7f3e-4a59-9b1f-0d3c2a1b4e5f"}
+    for status in (200, 400):
+        assert request_error(parse(status, {"data": [], "errors": [stray]}), [UUID]) is None
+    unreadable = {"code": "invalidParameter", "taskUUID": {"uuid": UUID}}
+    assert request_error(parse(400, {"data": [], "errors": [unreadable]}), [UUID]) is None
+    anonymous = {"code": "invalidRequest", "message": "bad"}
+    assert request_error(parse(200, {"data": [], "errors": [anonymous]}), [UUID]) is None
+    assert request_error(parse(400, {"data": [], "errors": [anonymous]}), [UUID]) is not None
+
+
 @pytest.mark.parametrize(
     ("header", "expected"), [("2.5", 2.5), ("0", 0.0), ("-3", 0.0), ("Wed, 21 Oct 2026 07:28:00 GMT", None)]
 )
