@@ -42,8 +42,11 @@ docs: $(STAMP)
 	$(BIN)/python scripts/docs_snippets.py --check
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet --site-dir site
 
+# Two workers (CI has 2 cores): the deployments run one after another on one of them while
+# the other takes the rest (tests/conftest.py); PYTEST_ARGS="-n 0" runs everything in one process.
+PYTEST_ARGS ?= -n 2
 test: lint docs
-	$(BIN)/pytest
+	$(BIN)/pytest $(PYTEST_ARGS)
 
 # PostgreSQL + CeleryExecutor + two triggerers (tests/distributed, docs/deployment.md). Its own
 # venv: the Celery provider, PostgreSQL drivers and server wheel stay out of .venv.

@@ -74,4 +74,34 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    # A pytest-xdist worker hands its figures to the controller, which prints the summary.
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:
+        workeroutput["figures"] = list(_FIGURES)
     shutil.rmtree(_HOME, ignore_errors=True)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: Any) -> None:
+    _FIGURES.extend(getattr(node, "workeroutput", {}).get("figures", []))
+
+
+#: Under pytest-xdist (``make test`` runs two workers), tests under these paths run one after
+#: another on one worker: each deployment test is a whole Airflow, and two at once would only
+#: fight for the cores; the answer-parsing module counts what all its tests fed.
+SERIAL_PATHS = ("tests/deployment/", "tests/properties/test_answer_parsing.py")
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    # xdist's own grouping (``xdist_group`` marks) renames node ids, which pytest 9.2 no
+    # longer takes; a scheduler that groups by path needs nothing from the test items.
+    if config.getvalue("dist") != "load":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class _PathScopes(LoadScopeScheduling):  # type: ignore[misc]
+        def _split_scope(self, nodeid: str) -> str:
+            return next((p for p in SERIAL_PATHS if nodeid.startswith(p)), nodeid)
+
+    return _PathScopes(config, log)
