@@ -317,10 +317,7 @@ class SyncRenderSensor(BaseSensorOperator):
             done = self.poke(context)
         except (AirflowException, AirflowFailException) as exc:
             # As BaseSensorOperator.execute treats a poke's failure.
-            if getattr(self, "soft_fail", False) or getattr(self, "never_fail", False):
-                raise AirflowSkipException(
-                    f"Skipping ({type(exc).__name__}): soft_fail or never_fail"
-                ) from exc
+            self._skip_if_soft(exc)
             raise
         if isinstance(done, PokeReturnValue) and done.is_done:
             return done.xcom_value
@@ -434,11 +431,19 @@ class SyncRenderSensor(BaseSensorOperator):
         except AirflowSensorTimeout as exc:
             if isinstance(exc, RunwareSensorTimeoutError):
                 raise
+            self._skip_if_soft(exc)
             raise self._timed_out(self._read_job().task_uuid) from exc
         except TaskDeferralError as exc:  # Airflow 2.11 passes an ended deferral on as it is
             if next_method != "__fail__":
                 raise
+            self._skip_if_soft(exc)
             raise self._timed_out(self._read_job().task_uuid) from exc
+
+    def _skip_if_soft(self, exc: BaseException) -> None:
+        # Airflow 3.0's sensor raises the timeout of an ended deferral outside its soft_fail
+        # check (3.1 nests the two): skip here, so soft_fail means the same on every minor.
+        if getattr(self, "soft_fail", False) or getattr(self, "never_fail", False):
+            raise AirflowSkipException(f"Skipping ({type(exc).__name__}): soft_fail or never_fail") from exc
 
     # ------------------------------------------------------------------ the end
 

@@ -15,6 +15,16 @@ BASE_URL = "http://runware.test/v1"
 API_KEY = "sk-operator-test-5f1e"
 
 
+def outlet_events() -> Any:
+    """What Airflow passes as ``outlet_events``: it keys events by the asset's identity on every
+    minor, where a dict keyed by ``Asset`` works only from 3.2 (``Asset`` is unhashable before)."""
+    try:
+        from airflow.sdk.execution_time.context import OutletEventAccessors
+    except ImportError:  # Airflow 2.11
+        from airflow.utils.context import OutletEventAccessors  # type: ignore[no-redef]
+    return OutletEventAccessors()
+
+
 @dataclass
 class FakeTI:
     """What the operators read from ``context["ti"]``."""

@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections import defaultdict
 from datetime import datetime, timedelta, timezone
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -20,7 +18,7 @@ from airflow_provider_sync.paths import MediaRoots
 from airflow_provider_sync.triggers.runware import RunwareTaskTrigger
 
 from ..reliability.conftest import run_to_end
-from .conftest import SUCCESS, FakeRunware, FakeTI
+from .conftest import SUCCESS, FakeRunware, FakeTI, outlet_events
 from .test_sync_operators import context, lipsync
 
 NO_VIDEO = {k: v for k, v in SUCCESS.items() if k != "videoURL"}
@@ -48,7 +46,7 @@ def test_a_cost_that_is_not_a_number_of_dollars_never_reaches_xcom_or_the_asset(
     cost: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:
     op = lipsync(output_asset="s3://renders")
-    ctx = {**context(), "outlet_events": defaultdict(SimpleNamespace)}
+    ctx = {**context(), "outlet_events": outlet_events()}
     result = {**SUCCESS, "cost": cost, "extras": {"score": float("inf"), "ok": [1.5, float("nan")]}}
     out = op.execute_complete(ctx, {"status": "success", "task_uuid": "u-1", "result": result})
     assert out["cost"] is None

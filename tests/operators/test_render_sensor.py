@@ -34,7 +34,7 @@ from airflow_provider_sync.sensors.sync import SyncRenderSensor
 from airflow_provider_sync.triggers.runware import RunwareTaskTrigger
 
 from ..reliability.conftest import run_to_end
-from .conftest import BASE_URL, SUCCESS, FakeRunware, FakeTI
+from .conftest import BASE_URL, SUCCESS, FakeRunware, FakeTI, outlet_events
 from .test_sync_operators import context, lipsync
 
 UNKNOWN = "8f14e45f-ceea-467f-a0e6-3b0d2a5c9b71"
@@ -147,15 +147,10 @@ def test_a_bare_task_uuid_gives_the_result_without_the_model(fake_runware: FakeR
 
 
 def test_the_sensor_saves_the_video_and_emits_the_asset_event(runware_conn: str, tmp_path: Any) -> None:
-    try:
-        from airflow.sdk.execution_time.context import OutletEventAccessors
-    except ImportError:  # Airflow 2.11
-        from airflow.utils.context import OutletEventAccessors
-
     fake = FakeRunware()
     fake.script = [SUCCESS]
     out_dir = tmp_path / "renders"
-    events = OutletEventAccessors()
+    events = outlet_events()
     with respx.mock:
         respx.post(BASE_URL).mock(side_effect=fake.handler)
         respx.get(SUCCESS["videoURL"]).mock(return_value=httpx.Response(200, content=b"\x00video" * 100))

@@ -19,7 +19,7 @@ from airflow_provider_sync.links import VIDEO_URL_XCOM_KEY
 from airflow_provider_sync.operators.sync import SyncLipsyncOperator, SyncReactOperator
 from airflow_provider_sync.triggers.runware import RunwareTaskTrigger
 
-from .conftest import API_KEY, SUCCESS, FakeRunware, FakeTI
+from .conftest import API_KEY, SUCCESS, FakeRunware, FakeTI, outlet_events
 
 VIDEO = "c64351d5-4c59-42f7-95e1-eace013eddab"
 AUDIO = "b4c57832-2075-492b-bf89-9b5e3ac02503"
@@ -412,18 +412,11 @@ def test_each_saved_render_is_an_asset_event_naming_the_file(runware_conn: str, 
     import httpx
     import respx
 
-    try:
-        from airflow.sdk.execution_time.context import OutletEventAccessors
-    except ImportError:  # Airflow 2.11
-        from airflow.utils.context import OutletEventAccessors
-
     fake = FakeRunware()
     fake.script = [SUCCESS]
     target = tmp_path / "renders" / "take.mp4"
     op = lipsync(deferrable=False, output_path=str(target), output_asset="sync_renders")
-    # What Airflow passes as outlet_events: it keys events by the asset's identity on every
-    # minor, where a dict keyed by Asset works only from 3.2 (Asset is unhashable before).
-    events = OutletEventAccessors()
+    events = outlet_events()
     with respx.mock:
         respx.post("http://runware.test/v1").mock(side_effect=fake.handler)
         respx.get(SUCCESS["videoURL"]).mock(return_value=httpx.Response(200, content=b"\x00video" * 100))

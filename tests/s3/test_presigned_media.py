@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import copy
-from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -27,6 +25,7 @@ from airflow_provider_sync.operators.sync import SyncLipsyncOperator
 from airflow_provider_sync.testing.emulator import EmulatorServer
 
 from ..dag_fixtures import fresh
+from ..operators.conftest import outlet_events
 from .conftest import S3Server
 
 pytestmark = pytest.mark.integration
@@ -109,7 +108,7 @@ class FakeTI:
 
 
 def _context(run_id: str) -> dict[str, Any]:
-    return {"ti": FakeTI(run_id=run_id), "outlet_events": defaultdict(SimpleNamespace)}
+    return {"ti": FakeTI(run_id=run_id), "outlet_events": outlet_events()}
 
 
 def _operator(**kwargs: Any) -> SyncLipsyncOperator:
